@@ -1,0 +1,1 @@
+"""Model definitions for the study (lab-facts sections 1 and 2)."""

@@ -1,0 +1,1 @@
+"""Figures and tables that turn metrics into the study's argument."""

@@ -1,0 +1,199 @@
+"""The one fit/evaluate loop for every stage: MLP, CNN, linear probe and fine-tuning.
+
+Reads top to bottom: build optimizer and scheduler, maybe resume, then per epoch train, validate,
+schedule, early-stop and checkpoint; finally restore the best weights. Batches are drawn and
+metrics reduced in `run_epoch` alone, the single place a distributed version would change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from reslab.config import TrainConfig
+from reslab.data.loader import BatchLoader
+from reslab.errors import ConfigError
+from reslab.train import checkpoint
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device: {name!r} is not a device (use auto, cpu, cuda or cuda:N)") \
+            from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def make_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    wd = cfg.weight_decay
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=wd)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=wd)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=wd)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
+            min_lr=cfg.min_lr)
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.min_lr)
+    return None
+
+
+@dataclass
+class EarlyStopping:
+    """Track the best validation loss and keep a real copy of the weights that achieved it."""
+
+    patience: int = 0  # 0: never stop early, but still remember the best weights
+    min_delta: float = 0.0
+    best_loss: float = float("inf")
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    best_state: dict = field(default_factory=dict)
+
+    def update(self, val_loss: float, epoch: int, model: nn.Module) -> bool:
+        """Record this epoch; True if it improved on the best by more than min_delta."""
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+def _autocast(device: torch.device, bf16: bool):
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
+              optimizer: torch.optim.Optimizer | None = None, *, bf16: bool = False,
+              desc: str = "") -> dict[str, float]:
+    """One pass over `loader`: trains when given an optimizer, else evaluates. Returns the
+    mean loss and accuracy (percent) over all samples."""
+    training = optimizer is not None
+    model.train(training)
+    device = loader.device
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
+    grad_mode = contextlib.nullcontext() if training else torch.inference_mode()
+    with grad_mode:
+        for x, y in tqdm(loader, desc=desc, leave=False, disable=None):
+            with _autocast(device, bf16):
+                logits = model(x)
+                loss = loss_fn(logits.float(), y)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            totals += torch.stack([loss.detach().double() * len(y),
+                                   (logits.argmax(1) == y).sum().double(),
+                                   torch.tensor(len(y), dtype=torch.float64, device=device)])
+    loss_sum, correct, count = totals.tolist()  # the one reduction point (all-reduce under DDP)
+    return {"loss": loss_sum / count, "acc": 100.0 * correct / count}
+
+
+def evaluate(model: nn.Module, loader: BatchLoader, bf16: bool = False) -> dict[str, float]:
+    return run_epoch(model, loader, nn.CrossEntropyLoss(), bf16=bf16)
+
+
+@dataclass
+class FitResult:
+    history: list[dict]
+    best_epoch: int  # 1-based
+    best_val_loss: float
+    best_val_acc: float
+    epochs_run: int
+    train_seconds: float
+
+
+def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
+        state_path: str | Path | None = None, fingerprint: str = "", tracker=None,
+        desc: str = "train") -> FitResult:
+    """Train `model` (its parameters with requires_grad) on `train`, select on `val`.
+
+    With `state_path`, the full training state is checkpointed after every epoch; a later call
+    with the same `fingerprint` resumes after the last finished epoch and ends exactly where an
+    uninterrupted run would. The best-validation-loss weights are loaded into `model` at the end.
+    """
+    optimizer = make_optimizer(model.parameters(), cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+    stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
+    train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    eval_loss = nn.CrossEntropyLoss()
+    history: list[dict] = []
+    seconds = 0.0
+    state_path = Path(state_path) if state_path else None
+    if state_path and state_path.exists():
+        state = checkpoint.load(state_path)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            stopper.load_state_dict(state["stopper"])
+            train.generator.set_state(state["generator"])
+            history, seconds = state["history"], state["seconds"]
+            print(f"{desc}: resuming after epoch {len(history)}", flush=True)
+    for epoch in range(len(history), cfg.epochs):
+        if history and stopper.should_stop:
+            break
+        start = time.perf_counter()
+        tr = run_epoch(model, train, train_loss, optimizer, bf16=cfg.bf16,
+                       desc=f"{desc} {epoch + 1}/{cfg.epochs}")
+        va = run_epoch(model, val, eval_loss, bf16=cfg.bf16)
+        lr = optimizer.param_groups[0]["lr"]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(va["loss"])
+        elif scheduler is not None:
+            scheduler.step()
+        stopper.update(va["loss"], epoch, model)
+        seconds += time.perf_counter() - start
+        row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],
+               "val_loss": va["loss"], "val_acc": va["acc"], "lr": lr}
+        history.append(row)
+        print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
+              f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}", flush=True)
+        if tracker is not None:
+            tracker.log(row)
+        if state_path:
+            checkpoint.save(state_path, {
+                "fingerprint": fingerprint, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                "stopper": stopper.state_dict(), "generator": train.generator.get_state(),
+                "history": history, "seconds": seconds})
+    model.load_state_dict(stopper.best_state)
+    best = history[stopper.best_epoch]
+    return FitResult(history, stopper.best_epoch + 1, stopper.best_loss, best["val_acc"],
+                     len(history), seconds)

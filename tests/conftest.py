@@ -1,0 +1,150 @@
+"""Shared fixtures: tiny generated ImageFolder zips, MNIST IDX files, and temporary DVC repos."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
+
+
+def pattern_images(n: int, label: int, size: int, channels: int, rng) -> np.ndarray:
+    """Learnable class-dependent images: a bright bar whose position and colour encode the label."""
+    x = rng.integers(0, 60, size=(n, size, size, channels), dtype=np.uint8)
+    row = (label * 3) % (size - 2)
+    x[:, row:row + 2, :, :] = 255
+    if channels == 3:
+        x[:, :, :, label % 3] = np.maximum(x[:, :, :, label % 3], 120)
+    return x
+
+
+def make_imagefolder_zip(path: Path, classes: list[str] | int = 3, n_train: int = 8,
+                         n_test: int = 4, size: int = 8, mode: str = "L", seed: int = 0,
+                         fmt: str = "PNG") -> Path:
+    """An ImageFolder zip like the shared mirror: train/<class>/<i>.png, test/<class>/<i>.png."""
+    classes = [f"c{i:02d}" for i in range(classes)] if isinstance(classes, int) else classes
+    rng = np.random.default_rng(seed)
+    channels = 1 if mode == "L" else 3
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for split, n in (("train", n_train), ("test", n_test)):
+            for label, cls in enumerate(classes):
+                for i, arr in enumerate(pattern_images(n, label, size, channels, rng)):
+                    buf = io.BytesIO()
+                    Image.fromarray(arr.squeeze(-1) if channels == 1 else arr, mode).save(buf, fmt)
+                    zf.writestr(f"{split}/{cls}/{i:05d}.{fmt.lower()}", buf.getvalue())
+    return path
+
+
+def write_mnist_idx(root: Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:
+    """The official MNIST file format (IDX, as torchvision reads it) with random digits."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, n) + labels.tobytes())
+        for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+            (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes()))
+    return root
+
+
+@pytest.fixture
+def mirror(tmp_path) -> Path:
+    """A mirror folder with tiny mnist (grayscale) and cifar10/cifar100 (RGB) archives."""
+    d = tmp_path / "mirror"
+    make_imagefolder_zip(d / "mnist.zip", classes=[str(i) for i in range(10)], n_train=12,
+                         n_test=4, size=28, mode="L")
+    make_imagefolder_zip(d / "cifar10.zip", classes=10, n_train=12, n_test=4, size=32, mode="RGB",
+                         seed=1)
+    make_imagefolder_zip(d / "cifar100.zip", classes=20, n_train=8, n_test=3, size=32, mode="RGB",
+                         seed=2)
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.delenv("RESLAB_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("RESLAB_TORCHVISION_ROOT", raising=False)
+
+
+TINY_PARAMS = {
+    "data": {"val_size": 20},
+    "train_mlp": {"depths": [2, 4], "width": 8, "gradflow_batches": 2,
+                  "train": {"epochs": 2, "batch_size": 16, "eval_batch_size": 64}},
+}
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    for k, v in new.items():
+        base[k] = deep_update(base.get(k, {}), v) if isinstance(v, dict) else v
+    return base
+
+
+class DvcRepo:
+    """A throwaway git + DVC repo holding this project's pipeline, run through the real CLIs."""
+
+    def __init__(self, path: Path, env: dict):
+        self.path, self.env = path, env
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_params(self, overrides: dict) -> None:
+        params = deep_update(self.params(), overrides)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message: str = "update") -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def dvc_repo(tmp_path, mirror) -> DvcRepo:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for item in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / item, repo / item)
+    for folder in ("stages", "src"):
+        shutil.copytree(ROOT / folder, repo / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    env = {**os.environ, "RESLAB_DATA_MIRROR": str(mirror), "WANDB_MODE": "disabled",
+           "RESLAB_TORCHVISION_ROOT": str(tmp_path / "tvroot"), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PYTHONPATH": str(repo / "src")}
+    r = DvcRepo(repo, env)
+    r.run("git", "init", "-q")
+    r.dvc("init", "-q")
+    r.dvc("config", "core.analytics", "false")
+    r.set_params(TINY_PARAMS)
+    r.commit("init")
+    return r

@@ -1,0 +1,71 @@
+import pytest
+
+from reslab.config import DataConfig, MLPStudyConfig, TrainConfig, load_section
+from reslab.errors import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "params.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_project_params_load():
+    from conftest import ROOT
+
+    cfg = load_section("train_mlp", MLPStudyConfig, ROOT / "params.yaml")
+    assert cfg.train.lr == 1e-4 and cfg.train.batch_size == 256 and cfg.depths == [10, 20, 30]
+    assert load_section("data", DataConfig, ROOT / "params.yaml").val_size == 5000
+
+
+def test_defaults_and_nested(tmp_path):
+    p = write(tmp_path, "train_mlp:\n  width: 16\n  train:\n    lr: 1e-3\n")
+    cfg = load_section("train_mlp", MLPStudyConfig, p)
+    assert cfg.width == 16 and cfg.depths == [10, 20, 30]
+    assert isinstance(cfg.train, TrainConfig) and cfg.train.lr == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data:\n  val_sise: 10\n", "data.val_sise: unknown key"),
+        ("data:\n  val_size: ten\n", "data.val_size: expected int, got 'ten'"),
+        ("data:\n  val_size: 1.5\n", "data.val_size: expected int, got 1.5"),
+        ("data:\n  val_size: true\n", "data.val_size: expected int, got True"),
+        ("data:\n  val_size: 0\n", "data.val_size: 0 is out of range (must be >= 1)"),
+        ("data:\n  datasets: mnist\n", "data.datasets: expected a list, got 'mnist'"),
+        ("data:\n  datasets: [mnist, 3]\n", "data.datasets[1]: expected str, got 3"),
+        ("other: {}\n", "missing section 'data'"),
+        ("data: [1, 2\n", "malformed YAML"),
+        ("- 1\n- 2\n", "expected a mapping of sections"),
+    ],
+)
+def test_data_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=None) as e:
+        load_section("data", DataConfig, write(tmp_path, text))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ("lr: -0.1", "train_mlp.train.lr: -0.1 is out of range (must be > 0)"),
+        ("optimizer: rmsprop", "train_mlp.train.optimizer: 'rmsprop' is not one of adam, adamw"),
+        ("scheduler: step", "train_mlp.train.scheduler: 'step' is not one of none, plateau"),
+        ("epochs: 0", "train_mlp.train.epochs: 0 is out of range"),
+        ("momentum: 1.0", "train_mlp.train.momentum: 1.0 is out of range (must be < 1)"),
+        ("bf16: 'yes'", "train_mlp.train.bf16: expected bool, got 'yes'"),
+        ("seeds: 3", "train_mlp.train.seeds: unknown key"),
+    ],
+)
+def test_train_errors(tmp_path, train, message):
+    p = write(tmp_path, f"train_mlp:\n  train:\n    {train}\n")
+    with pytest.raises(ConfigError) as e:
+        load_section("train_mlp", MLPStudyConfig, p)
+    assert message in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml: cannot read"):
+        load_section("data", DataConfig, tmp_path / "nope.yaml")

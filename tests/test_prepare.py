@@ -1,0 +1,179 @@
+"""The prepared file: arrays, split, manifest, and every bad input named in one line."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SHARED_MIRROR, make_imagefolder_zip
+from reslab.data.prepare import prepare, split_indices
+from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.errors import ConfigError, DataError
+
+
+def prepared(tmp_path, name, **kw):
+    z = make_imagefolder_zip(tmp_path / f"{name}.zip", **kw)
+    raw = read_imagefolder_zip(z)
+    manifest = prepare(name, raw, Source("mirror", z), val_size=kw.get("classes", 3) * 2, seed=0,
+                       out_dir=tmp_path / "out")
+    return np.load(tmp_path / "out" / f"{name}.npz"), manifest
+
+
+@pytest.mark.parametrize(("mode", "channels"), [("L", 1), ("RGB", 3)])
+def test_prepare_from_zip(tmp_path, mode, channels):
+    f, manifest = prepared(tmp_path, "tiny", classes=3, n_train=8, n_test=4, size=8, mode=mode)
+    assert f["x_train"].shape == (24, 8, 8, channels) and f["x_train"].dtype == np.uint8
+    assert f["x_test"].shape == (12, 8, 8, channels)
+    assert f["y_train"].dtype == np.int64 and sorted(set(f["y_test"])) == [0, 1, 2]
+    assert list(f["classes"]) == ["c00", "c01", "c02"]
+    assert manifest["image_shape"] == [8, 8, channels] and manifest["num_classes"] == 3
+    counts = manifest["counts"]
+    assert counts["train"]["total"] + counts["val"]["total"] == 24 and counts["val"]["total"] == 6
+    assert counts["test"]["per_class"] == {"c00": 4, "c01": 4, "c02": 4}
+    x = f["x_train"][f["train_idx"]].reshape(-1, channels) / 255.0
+    assert manifest["mean"] == pytest.approx(x.mean(0), abs=1e-5)
+    assert manifest["std"] == pytest.approx(x.std(0), abs=1e-5)
+    on_disk = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert on_disk["sha256"] == manifest["sha256"] and len(manifest["sha256"]) == 64
+
+
+def test_labels_follow_sorted_class_names(tmp_path):
+    z = make_imagefolder_zip(tmp_path / "t.zip", classes=["zebra", "apple", "mango"])
+    raw = read_imagefolder_zip(z)
+    assert raw.classes == ["apple", "mango", "zebra"]
+    # the generator draws label-dependent bars: 'zebra' was drawn with label 0 (row 0 bright)
+    zebra = raw.x_train[raw.y_train == 2]
+    assert (zebra[:, 0:2] == 255).all()
+
+
+def test_split_seeded_and_disjoint():
+    a_tr, a_va = split_indices(100, 20, seed=0)
+    b_tr, b_va = split_indices(100, 20, seed=0)
+    c_tr, c_va = split_indices(100, 20, seed=1)
+    assert np.array_equal(a_va, b_va) and np.array_equal(a_tr, b_tr)
+    assert not np.array_equal(a_va, c_va)
+    assert len(a_va) == 20 and not set(a_tr) & set(a_va)
+    assert sorted(np.concatenate([a_tr, a_va])) == list(range(100))
+
+
+def test_val_size_too_large():
+    with pytest.raises(ConfigError, match=r"data.val_size: 100 is out of range"):
+        split_indices(100, 100, seed=0)
+
+
+def _rewrite(src, dst, drop=(), add=None):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            if not any(item.filename.startswith(d) for d in drop):
+                zout.writestr(item, zin.read(item.filename))
+        for name, data in (add or {}).items():
+            zout.writestr(name, data)
+    return dst
+
+
+def _png(size, mode):
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def bad_archives(tmp_path):
+    good = make_imagefolder_zip(tmp_path / "good.zip", classes=3, size=8)
+    trunc = tmp_path / "truncated.zip"
+    trunc.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"this is not a zip archive")
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    return {
+        "truncated": (trunc, "not a readable zip archive"),
+        "junk": (junk, "not a readable zip archive"),
+        "empty": (empty, "no train/<class>/ folders"),
+        "wrong_size": (_rewrite(good, tmp_path / "size.zip",
+                                add={"train/c01/zz.png": _png((9, 8), "L")}),
+                       "train/c01/zz.png: image is 9x8 L, expected 8x8 L"),
+        "wrong_mode": (_rewrite(good, tmp_path / "mode.zip",
+                                add={"test/c02/zz.png": _png((8, 8), "RGB")}),
+                       "test/c02/zz.png: image is 8x8 RGB, expected 8x8 L"),
+        "corrupt_image": (_rewrite(good, tmp_path / "img.zip",
+                                   add={"train/c00/zz.png": b"\x89PNG garbage"}),
+                          "train/c00/zz.png: unreadable image"),
+        "empty_class": (_rewrite(good, tmp_path / "emptycls.zip", drop=["test/c01/"],
+                                 add={"test/c01/": b""}),
+                        "class folder test/c01/ is empty"),
+        "class_lists_differ": (_rewrite(good, tmp_path / "differ.zip", drop=["test/c02/"]),
+                               "train and test class lists differ (only in train: ['c02']"),
+    }
+
+
+CASES = ["truncated", "junk", "empty", "wrong_size", "wrong_mode", "corrupt_image", "empty_class",
+         "class_lists_differ"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_archive_named(tmp_path, case):
+    path, message = bad_archives(tmp_path)[case]
+    with pytest.raises(DataError) as e:
+        read_imagefolder_zip(path)
+    assert str(e.value).startswith(str(path)) and message in str(e.value)
+
+
+def run_stage(tmp_path, mirror, name, params="data:\n  datasets: [tiny, other]\n  val_size: 6\n"):
+    (tmp_path / "params.yaml").write_text(params)
+    env = {"RESLAB_DATA_MIRROR": str(mirror), "RESLAB_TORCHVISION_ROOT": str(tmp_path / "raw"),
+           "PATH": "/usr/bin:/bin", "WANDB_MODE": "disabled"}
+    return subprocess.run([sys.executable, str(ROOT / "stages/prepare_data.py"), name],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("case", ["truncated", "wrong_size", "class_lists_differ"])
+def test_stage_bad_input_exits_clean(tmp_path, case):
+    path, message = bad_archives(tmp_path)[case]
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    path.rename(mirror / "tiny.zip")
+    proc = run_stage(tmp_path, mirror, "tiny")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "data" / "prepared").exists() or \
+        not any((tmp_path / "data" / "prepared").iterdir())
+
+
+def test_stage_writes_outputs(tmp_path):
+    mirror = tmp_path / "mirror"
+    make_imagefolder_zip(mirror / "tiny.zip", classes=3, mode="RGB")
+    proc = run_stage(tmp_path, mirror, "tiny")
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(p.name for p in (tmp_path / "data" / "prepared").iterdir())
+    assert files == ["tiny.json", "tiny.npz"]
+
+
+def test_stage_rejects_unlisted_dataset(tmp_path):
+    proc = run_stage(tmp_path, tmp_path, "mnist")
+    assert proc.returncode == 1
+    assert "data.datasets: 'mnist' is not listed" in proc.stderr
+
+
+def test_stage_bad_params(tmp_path):
+    proc = run_stage(tmp_path, tmp_path, "tiny", params="data:\n  val_size: -5\n")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: data.val_size: -5 is out of range (must be >= 1)"
+
+
+@pytest.mark.slow
+def test_shared_mirror_mnist(tmp_path):
+    """The real offline MNIST: published counts, lab validation size and normalisation."""
+    if not (SHARED_MIRROR / "mnist.zip").exists():
+        pytest.skip(f"no shared mirror at {SHARED_MIRROR}")
+    src = Source("mirror", SHARED_MIRROR / "mnist.zip")
+    manifest = prepare("mnist", read_imagefolder_zip(src.path), src, 5000, 0, tmp_path)
+    assert manifest["counts"]["train"]["total"] == 55000
+    assert manifest["counts"]["test"]["total"] == 10000
+    assert manifest["image_shape"] == [28, 28, 1] and manifest["classes"] == list("0123456789")
+    assert manifest["mean"][0] == pytest.approx(0.1307, abs=2e-3)
