@@ -122,6 +122,9 @@ class DvcRepo:
         params = deep_update(self.params(), overrides)
         (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
+    def resume_dir_has_files(self) -> bool:
+        return any(p.is_file() for p in (self.path / ".resume").rglob("*"))
+
     def commit(self, message: str = "update") -> None:
         self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", message)

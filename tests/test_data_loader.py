@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_imagefolder_zip
+from reslab.data.augment import AugmentSpec, color_jitter, random_crop, random_flip
+from reslab.data.loader import BatchLoader, Split, load_prepared
+from reslab.data.prepare import prepare
+from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.errors import DataError
+
+
+def images(n=6, c=3, h=8, w=8):
+    return torch.rand(n, c, h, w, generator=torch.Generator().manual_seed(0))
+
+
+def test_crop_without_padding_is_identity_and_with_padding_shifts():
+    x = images()
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(random_crop(x, 0, g), x)
+    out = random_crop(x, 2, g)
+    assert out.shape == x.shape
+    # each output is a shifted window of the zero-padded input
+    padded = torch.nn.functional.pad(x, (2,) * 4)
+    for i in range(len(x)):
+        assert any(torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 8])
+                   for dy in range(5) for dx in range(5))
+
+
+def test_flip_is_per_sample():
+    x = images(64)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = [torch.equal(out[i], x[i].flip(2)) for i in range(64)]
+    kept = [torch.equal(out[i], x[i]) for i in range(64)]
+    assert all(f or k for f, k in zip(flipped, kept, strict=True))
+    assert 10 < sum(flipped) < 54
+
+
+def test_color_jitter_stays_in_range_and_varies_per_image():
+    x = images(16)
+    out = color_jitter(x, torch.Generator().manual_seed(0), 0.2, 0.2, 0.2, 0.1)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    ratios = (out.mean((1, 2, 3)) / x.mean((1, 2, 3)))
+    assert ratios.std() > 0.01
+
+
+def test_zero_hue_rotation_is_identity():
+    x = images(4)
+    out = color_jitter(x, torch.Generator().manual_seed(0), 0, 0, 0, 1e-9)
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def split(n=10):
+    return Split(torch.arange(n, dtype=torch.uint8).repeat_interleave(4).reshape(n, 2, 2, 1),
+                 torch.arange(n))
+
+
+def test_loader_normalises_and_keeps_uint8_storage():
+    loader = BatchLoader(split(), 4, torch.tensor([0.5]), torch.tensor([0.25]))
+    assert loader.split.x.dtype == torch.uint8
+    batches = list(loader)
+    assert [len(y) for _, y in batches] == [4, 4, 2] and len(loader) == 3
+    x0 = batches[0][0]
+    assert x0.shape == (4, 1, 2, 2) and x0.dtype == torch.float32
+    assert x0[1, 0, 0, 0].item() == pytest.approx((1 / 255 - 0.5) / 0.25)
+
+
+def test_loader_shuffle_is_seeded():
+    def order(seed):
+        g = torch.Generator().manual_seed(seed)
+        loader = BatchLoader(split(), 3, torch.tensor([0.0]), torch.tensor([1.0]), shuffle=True,
+                             generator=g)
+        return torch.cat([y for _, y in loader]).tolist()
+
+    assert order(0) == order(0) and order(0) != order(1)
+    assert sorted(order(0)) == list(range(10))
+
+
+def test_augmentation_only_when_asked():
+    calls = []
+
+    def spy(x, g):
+        calls.append(len(x))
+        return x
+
+    g = torch.Generator().manual_seed(0)
+    train = BatchLoader(split(), 5, torch.tensor([0.0]), torch.tensor([1.0]), shuffle=True,
+                        generator=g, augment=spy)
+    list(train)
+    assert calls == [5, 5]
+    assert AugmentSpec().build() is None
+    assert AugmentSpec(crop_padding=4, flip=True).build() is not None
+
+
+def test_load_prepared_with_subset(tmp_path):
+    z = make_imagefolder_zip(tmp_path / "t.zip", classes=3, n_train=10, mode="RGB")
+    prepare("t", read_imagefolder_zip(z), Source("mirror", z), 6, 0, tmp_path)
+    data = load_prepared(tmp_path / "t.npz")
+    assert len(data.train) == 24 and len(data.val) == 6 and len(data.test) == 12
+    assert data.num_classes == 3 and data.image_shape == (8, 8, 3)
+    assert data.train.x.dtype == torch.uint8
+    sub = load_prepared(tmp_path / "t.npz", train_subset=10, seed=0)
+    assert len(sub.train) == 10 and len(sub.val) == 6
+    # the subset is drawn from the training split only: never a validation image
+    with np.load(tmp_path / "t.npz") as f:
+        val_images = {f["x_train"][i].tobytes() for i in f["val_idx"]}
+    assert not any(x.numpy().tobytes() in val_images for x in sub.train.x)
+
+
+def test_load_prepared_missing(tmp_path):
+    with pytest.raises(DataError, match=r"mnist.npz: prepared dataset not found .*@mnist"):
+        load_prepared(tmp_path / "mnist.npz")

@@ -1,0 +1,171 @@
+"""The training engine: optimizers, schedulers, early stopping, resume."""
+
+import pytest
+import torch
+from torch import nn
+
+from reslab.config import TrainConfig
+from reslab.data.loader import BatchLoader, Split
+from reslab.train import engine
+from reslab.train.engine import EarlyStopping, fit, make_optimizer, make_scheduler
+
+
+def blobs(n=96, seed=0):
+    """Two separable Gaussian blobs stored like a prepared split (uint8 NHWC, 1x2x1 images)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = (torch.randn(n, 1, 2, 1, generator=g) * 20 + 128 + (y[:, None, None, None] * 2 - 1) * 50)
+    return Split(x.clamp(0, 255).to(torch.uint8), y)
+
+
+def make_loaders(batch_size=16, seed=0):
+    mean, std = torch.tensor([0.5]), torch.tensor([0.25])
+    gen = torch.Generator().manual_seed(seed)
+    train = BatchLoader(blobs(), batch_size, mean, std, shuffle=True, generator=gen)
+    val = BatchLoader(blobs(48, seed=1), 64, mean, std)
+    return train, val
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def cfg(**kw):
+    base = {"optimizer": "adam", "lr": 1e-2, "epochs": 4, "batch_size": 16, "scheduler": "none",
+            "wandb": False, "device": "cpu"}
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "sgd_momentum"])
+def test_each_optimizer_learns(name):
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+             "sgd_momentum": torch.optim.SGD}
+    c = cfg(optimizer=name, lr=0.05 if name.startswith("sgd") else 1e-2, weight_decay=1e-4)
+    opt = make_optimizer(tiny_model().parameters(), c)
+    assert type(opt) is kinds[name]
+    assert opt.param_groups[0]["weight_decay"] == 1e-4
+    assert opt.param_groups[0].get("momentum", 0) == (0.9 if name == "sgd_momentum" else 0)
+    train, val = make_loaders()
+    result = fit(tiny_model(), train, val, c)
+    assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+    assert result.best_val_acc > 90
+
+
+def test_optimizer_skips_frozen_parameters():
+    model = tiny_model()
+    model[1].requires_grad_(False)
+    opt = make_optimizer(model.parameters(), cfg())
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == 8 * 2 + 2
+
+
+def test_plateau_scheduler_halves_lr_after_patience():
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = make_scheduler(opt, cfg(scheduler="plateau", plateau_factor=0.5, plateau_patience=2,
+                                    min_lr=0.3))
+    lrs = []
+    for _ in range(8):
+        sched.step(1.0)  # never improves
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[:3] == [1.0, 1.0, 1.0] and lrs[3] == 0.5 and min(lrs) == 0.3
+
+
+def test_cosine_scheduler_reaches_min_lr():
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = make_scheduler(opt, cfg(scheduler="cosine", epochs=4, min_lr=0.01))
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_early_stopping_keeps_a_real_copy():
+    model = tiny_model()
+    stopper = EarlyStopping(patience=2)
+    stopper.update(1.0, 0, model)
+    with torch.no_grad():
+        model[1].weight.add_(1.0)  # training goes on in place
+    assert not torch.equal(stopper.best_state["1.weight"], model[1].weight)
+
+
+def test_fit_restores_best_weights_and_stops(monkeypatch):
+    """Scripted validation losses: best at epoch 2, patience 2 -> stops after epoch 4, weights of
+    epoch 2 restored (the lab kept the last epoch's)."""
+    scripted = iter([0.9, 0.5, 0.7, 0.6, 0.4, 0.3])
+    snapshots = []
+    real_run_epoch = engine.run_epoch
+
+    def fake_run_epoch(model, loader, loss_fn, optimizer=None, **kw):
+        if optimizer is not None:
+            out = real_run_epoch(model, loader, loss_fn, optimizer, **kw)
+            snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+            return out
+        return {"loss": next(scripted), "acc": 50.0}
+
+    monkeypatch.setattr(engine, "run_epoch", fake_run_epoch)
+    model = tiny_model()
+    train, val = make_loaders()
+    result = fit(model, train, val, cfg(epochs=6, early_stop_patience=2))
+    assert result.epochs_run == 4 and result.best_epoch == 2 and result.best_val_loss == 0.5
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snapshots[1][k])
+    assert not torch.equal(snapshots[1]["1.weight"], snapshots[-1]["1.weight"])
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfter:
+    """A tracker that interrupts training once `n` epochs have been logged and checkpointed."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def log(self, row):
+        self.seen += 1
+        if self.seen > self.n:
+            raise Crash
+
+
+def test_resume_gives_identical_result(tmp_path):
+    c = cfg(epochs=5, scheduler="plateau", plateau_patience=0, early_stop_patience=3)
+    ref_model = tiny_model()
+    ref = fit(ref_model, *make_loaders(), c)
+
+    state = tmp_path / "state.pt"
+    with pytest.raises(Crash):
+        fit(tiny_model(), *make_loaders(), c, state_path=state, fingerprint="run",
+            tracker=CrashAfter(2))
+    assert state.exists()
+    model = tiny_model(seed=123)  # a fresh process would rebuild the model from scratch
+    resumed = fit(model, *make_loaders(), c, state_path=state, fingerprint="run")
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in ref.history]
+    assert resumed.best_epoch == ref.best_epoch and resumed.epochs_run == ref.epochs_run
+    for k, v in ref_model.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k])
+
+
+def test_resume_ignores_state_of_another_run(tmp_path):
+    c = cfg(epochs=2)
+    state = tmp_path / "state.pt"
+    fit(tiny_model(), *make_loaders(), c, state_path=state, fingerprint="a")
+    result = fit(tiny_model(), *make_loaders(), c, state_path=state, fingerprint="b")
+    assert result.epochs_run == 2 and len(result.history) == 2
+
+
+def test_same_seed_same_result_other_seed_differs():
+    a = fit(tiny_model(), *make_loaders(seed=0), cfg())
+    b = fit(tiny_model(), *make_loaders(seed=0), cfg())
+    c = fit(tiny_model(), *make_loaders(seed=1), cfg())
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+def test_bad_device():
+    from reslab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="device: 'gpu0' is not a device"):
+        engine.resolve_device("gpu0")
