@@ -12,12 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from reslab.cli import run_stage
-from reslab.config import MLPStudyConfig, load_section
+from reslab.config import CNNStudyConfig, MLPStudyConfig, load_section
 from reslab.errors import DataError
 from reslab.report.figures import accuracy_figure, gradflow_figure
 from reslab.track import write_metrics
 
-STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST")}
+STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST"),
+           "train_cnn": (CNNStudyConfig, "CNN on CIFAR-10")}
 
 
 def _read(path: Path, reader):

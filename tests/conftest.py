@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import shutil
 import struct
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
+
+from reslab.data.standin import make_imagefolder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
-
-
-def pattern_images(n: int, label: int, size: int, channels: int, rng) -> np.ndarray:
-    """Learnable class-dependent images: a bright bar whose position and colour encode the label."""
-    x = rng.integers(0, 60, size=(n, size, size, channels), dtype=np.uint8)
-    row = (label * 3) % (size - 2)
-    x[:, row:row + 2, :, :] = 255
-    if channels == 3:
-        x[:, :, :, label % 3] = np.maximum(x[:, :, :, label % 3], 120)
-    return x
-
-
-def make_imagefolder_zip(path: Path, classes: list[str] | int = 3, n_train: int = 8,
-                         n_test: int = 4, size: int = 8, mode: str = "L", seed: int = 0,
-                         fmt: str = "PNG") -> Path:
-    """An ImageFolder zip like the shared mirror: train/<class>/<i>.png, test/<class>/<i>.png."""
-    classes = [f"c{i:02d}" for i in range(classes)] if isinstance(classes, int) else classes
-    rng = np.random.default_rng(seed)
-    channels = 1 if mode == "L" else 3
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as zf:
-        for split, n in (("train", n_train), ("test", n_test)):
-            for label, cls in enumerate(classes):
-                for i, arr in enumerate(pattern_images(n, label, size, channels, rng)):
-                    buf = io.BytesIO()
-                    Image.fromarray(arr.squeeze(-1) if channels == 1 else arr, mode).save(buf, fmt)
-                    zf.writestr(f"{split}/{cls}/{i:05d}.{fmt.lower()}", buf.getvalue())
-    return path
 
 
 def write_mnist_idx(root: Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_imagefolder_zip
-from reslab.data.augment import AugmentSpec, color_jitter, random_crop, random_flip
+from reslab.config import AugmentConfig
+from reslab.data.augment import build_augment, color_jitter, random_crop, random_flip
 from reslab.data.loader import BatchLoader, Split, load_prepared
 from reslab.data.prepare import prepare
 from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.data.standin import make_imagefolder_zip
 from reslab.errors import DataError
 
 
@@ -88,8 +89,8 @@ def test_augmentation_only_when_asked():
                         generator=g, augment=spy)
     list(train)
     assert calls == [5, 5]
-    assert AugmentSpec().build() is None
-    assert AugmentSpec(crop_padding=4, flip=True).build() is not None
+    assert build_augment(AugmentConfig()) is None
+    assert build_augment(AugmentConfig(crop_padding=4, flip=True)) is not None
 
 
 def test_load_prepared_with_subset(tmp_path):

@@ -71,14 +71,20 @@ def test_plateau_scheduler_halves_lr_after_patience():
     assert lrs[:3] == [1.0, 1.0, 1.0] and lrs[3] == 0.5 and min(lrs) == 0.3
 
 
-def test_cosine_scheduler_reaches_min_lr():
+def test_cosine_scheduler_warms_up_then_decays_to_min_lr():
     p = nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=1.0)
-    sched = make_scheduler(opt, cfg(scheduler="cosine", epochs=4, min_lr=0.01))
-    for _ in range(4):
+    sched = make_scheduler(opt, cfg(scheduler="cosine", lr=1.0, epochs=4, min_lr=0.01,
+                                    warmup_epochs=1),
+                           steps_per_epoch=10)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(40):
         opt.step()
         sched.step()
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:], strict=False))
+    assert lrs[-1] == pytest.approx(0.01)
 
 
 def test_early_stopping_keeps_a_real_copy():

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED_MIRROR, make_imagefolder_zip
+from conftest import ROOT, SHARED_MIRROR
 from reslab.data.prepare import prepare, split_indices
 from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.data.standin import make_imagefolder_zip
 from reslab.errors import ConfigError, DataError
 
 
@@ -30,11 +31,11 @@ def test_prepare_from_zip(tmp_path, mode, channels):
     assert f["x_train"].shape == (24, 8, 8, channels) and f["x_train"].dtype == np.uint8
     assert f["x_test"].shape == (12, 8, 8, channels)
     assert f["y_train"].dtype == np.int64 and sorted(set(f["y_test"])) == [0, 1, 2]
-    assert list(f["classes"]) == ["c00", "c01", "c02"]
+    assert list(f["classes"]) == ["c000", "c001", "c002"]
     assert manifest["image_shape"] == [8, 8, channels] and manifest["num_classes"] == 3
     counts = manifest["counts"]
     assert counts["train"]["total"] + counts["val"]["total"] == 24 and counts["val"]["total"] == 6
-    assert counts["test"]["per_class"] == {"c00": 4, "c01": 4, "c02": 4}
+    assert counts["test"]["per_class"] == {"c000": 4, "c001": 4, "c002": 4}
     x = f["x_train"][f["train_idx"]].reshape(-1, channels) / 255.0
     assert manifest["mean"] == pytest.approx(x.mean(0), abs=1e-5)
     assert manifest["std"] == pytest.approx(x.std(0), abs=1e-5)
@@ -95,19 +96,19 @@ def bad_archives(tmp_path):
         "junk": (junk, "not a readable zip archive"),
         "empty": (empty, "no train/<class>/ folders"),
         "wrong_size": (_rewrite(good, tmp_path / "size.zip",
-                                add={"train/c01/zz.png": _png((9, 8), "L")}),
-                       "train/c01/zz.png: image is 9x8 L, expected 8x8 L"),
+                                add={"train/c001/zz.png": _png((9, 8), "L")}),
+                       "train/c001/zz.png: image is 9x8 L, expected 8x8 L"),
         "wrong_mode": (_rewrite(good, tmp_path / "mode.zip",
-                                add={"test/c02/zz.png": _png((8, 8), "RGB")}),
-                       "test/c02/zz.png: image is 8x8 RGB, expected 8x8 L"),
+                                add={"test/c002/zz.png": _png((8, 8), "RGB")}),
+                       "test/c002/zz.png: image is 8x8 RGB, expected 8x8 L"),
         "corrupt_image": (_rewrite(good, tmp_path / "img.zip",
-                                   add={"train/c00/zz.png": b"\x89PNG garbage"}),
-                          "train/c00/zz.png: unreadable image"),
-        "empty_class": (_rewrite(good, tmp_path / "emptycls.zip", drop=["test/c01/"],
-                                 add={"test/c01/": b""}),
-                        "class folder test/c01/ is empty"),
-        "class_lists_differ": (_rewrite(good, tmp_path / "differ.zip", drop=["test/c02/"]),
-                               "train and test class lists differ (only in train: ['c02']"),
+                                   add={"train/c000/zz.png": b"\x89PNG garbage"}),
+                          "train/c000/zz.png: unreadable image"),
+        "empty_class": (_rewrite(good, tmp_path / "emptycls.zip", drop=["test/c001/"],
+                                 add={"test/c001/": b""}),
+                        "class folder test/c001/ is empty"),
+        "class_lists_differ": (_rewrite(good, tmp_path / "differ.zip", drop=["test/c002/"]),
+                               "train and test class lists differ (only in train: ['c002']"),
     }
 
 

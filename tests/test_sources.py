@@ -3,8 +3,9 @@
 import pytest
 import torchvision
 
-from conftest import make_imagefolder_zip, write_mnist_idx
+from conftest import write_mnist_idx
 from reslab.data.sources import MIRROR_ENV, load_source, resolve_source
+from reslab.data.standin import make_imagefolder_zip
 from reslab.errors import DataError
 
 

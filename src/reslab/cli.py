@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -19,3 +20,12 @@ def run_stage(main: Callable[[list[str]], None], argv: list[str] | None = None) 
         print("interrupted: the last finished epoch is saved; re-run to resume", file=sys.stderr)
         return 130
     return 0
+
+
+def depth_variant(argv: list[str], description: str) -> tuple[int, str]:
+    """`--depth D --arch {plain,residual}`: the variant of a depth-study matrix stage."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--depth", type=int, required=True)
+    parser.add_argument("--arch", choices=["plain", "residual"], required=True)
+    args = parser.parse_args(argv)
+    return args.depth, args.arch

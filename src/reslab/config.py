@@ -52,6 +52,7 @@ class TrainConfig:
     min_lr: float = param(1e-6, ge=0)
     early_stop_patience: int = param(0, ge=0)  # 0 = train all epochs, still restore the best
     early_stop_min_delta: float = param(0.0, ge=0)
+    warmup_epochs: float = param(0.0, ge=0)  # linear warm-up before the cosine schedule
     label_smoothing: float = param(0.0, ge=0, lt=1)
     device: str = "auto"
     bf16: bool = False
@@ -59,6 +60,18 @@ class TrainConfig:
     seed: int = param(0, ge=0)
     wandb: bool = True
     wandb_project: str = "reslab"
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Train-only augmentation; all zero/false means none (the lab's CNN study)."""
+
+    crop_padding: int = param(0, ge=0)
+    flip: bool = False
+    brightness: float = param(0.0, ge=0)
+    contrast: float = param(0.0, ge=0)
+    saturation: float = param(0.0, ge=0)
+    hue: float = param(0.0, ge=0, le=0.5)
 
 
 @dataclass(frozen=True)
@@ -183,3 +196,70 @@ def load_section(section: str, cls, path: Path = PARAMS_FILE):
 def as_dict(cfg) -> dict:
     """Plain-dict view of a config, for run configs and fingerprints."""
     return dataclasses.asdict(cfg)
+
+
+@dataclass(frozen=True)
+class CNNStudyConfig:
+    """`train_cnn`: the depth x {plain, residual} CNN study on CIFAR-10 (lab-facts section 2)."""
+
+    dataset: str = "cifar10"
+    depths: list[int] = param([20, 40, 50])
+    archs: list[str] = param(["plain", "residual"])
+    width: int = param(32, ge=1)  # channels after the stem; doubled at each downsampling
+    train_subset: int = param(0, ge=0)
+    gradflow_batches: int = param(4, ge=1)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class ImproveConfig:
+    """`improve_cnn`: the residual backbone with a better recipe; the transfer stages start here."""
+
+    dataset: str = "cifar10"
+    depth: int = param(20, ge=1)
+    width: int = param(32, ge=1)
+    train_subset: int = param(0, ge=0)
+    gradflow_batches: int = param(4, ge=1)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass(frozen=True)
+class PerOptimizer:
+    """A learning rate for each optimizer of the transfer ladders."""
+
+    adam: float = param(1e-2, gt=0)
+    adamw: float = param(1e-2, gt=0)
+    sgd: float = param(1e-2, gt=0)
+    sgd_momentum: float = param(1e-2, gt=0)
+
+
+@dataclass(frozen=True)
+class RungConfig:
+    """One rung of the ladder; `train.optimizer` and `train.lr` come from the ladder and `lr`."""
+
+    lr: PerOptimizer = field(default_factory=PerOptimizer)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def recipe(self, optimizer: str) -> TrainConfig:
+        return dataclasses.replace(self.train, optimizer=optimizer, lr=getattr(self.lr, optimizer))
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """`transfer`: the CIFAR-10 backbone moved to `dataset` (lab-facts section 3)."""
+
+    dataset: str = "cifar100"
+    optimizers: list[Optimizer] = param(["adam", "adamw", "sgd", "sgd_momentum"])
+    train_subset: int = param(0, ge=0)  # scale knob: 0 = the whole training split
+    feature_batch_size: int = param(1000, ge=1)
+    bf16: bool = True  # for feature extraction
+    device: str = "auto"
+    svm_C: list[float] = param([1.0], gt=0)  # candidates; the best on val is scored on test
+    svm_max_iter: int = param(5000, ge=1)
+    probe: RungConfig = field(default_factory=RungConfig)
+    finetune: RungConfig = field(default_factory=RungConfig)
+    ft2_aug_optimizer: Optimizer = "adamw"
+    ft2_aug: RungConfig = field(default_factory=RungConfig)

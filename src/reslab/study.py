@@ -36,12 +36,15 @@ class VariantOutputs:
     resume: Path
 
     @classmethod
-    def for_variant(cls, stage: str, variant: str) -> VariantOutputs:
-        return cls(Path("models", stage, f"{variant}.pt"),
-                   Path("metrics", stage, f"{variant}.json"),
-                   Path("plots", stage, f"{variant}.csv"),
-                   Path("plots", "gradflow", stage, f"{variant}.csv"),
-                   RESUME_DIR / stage / f"{variant}.pt")
+    def for_variant(cls, stage: str, variant: str | None = None) -> VariantOutputs:
+        """`<kind>/<stage>/<variant>.<ext>` for a matrix stage, `<kind>/<stage>.<ext>` else."""
+        def path(*parts: str, ext: str) -> Path:
+            name = f"{stage}/{variant}" if variant else stage
+            return Path(*parts, f"{name}.{ext}")
+
+        return cls(path("models", ext="pt"), path("metrics", ext="json"),
+                   path("plots", ext="csv"), path("plots", "gradflow", ext="csv"),
+                   path(str(RESUME_DIR), ext="pt"))
 
 
 def fingerprint(*parts) -> str:
@@ -62,28 +65,38 @@ def loaders(data: Prepared, cfg: TrainConfig, device: torch.device,
     return train, val, test
 
 
-def run_variant(stage: str, variant: str, model: nn.Module, data: Prepared, cfg: TrainConfig, *,
-                meta: dict, run_config: dict, gradflow_batches: int,
-                augment: Augment | None = None) -> dict:
-    """Train one variant and write its checkpoint, metrics, history and gradient-flow table."""
+def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
+                cfg: TrainConfig, *, run_config: dict, gradflow_batches: int = 0,
+                augment: Augment | None = None, saved: nn.Module | None = None) -> dict:
+    """Train `model` and write the checkpoint, metrics, history and gradient-flow table.
+
+    `saved` is the model whose weights and `spec` are stored, when `model` is a part of it
+    (the linear probe trains the head of a frozen backbone on precomputed features).
+    """
     out = VariantOutputs.for_variant(stage, variant)
+    name = f"{stage}@{variant}" if variant else stage
+    saved = model if saved is None else saved
     device = resolve_device(cfg.device)
-    model = model.to(device)
+    saved.to(device)
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        saved.to(memory_format=torch.channels_last)
     train, val, test = loaders(data, cfg, device, augment)
     probe = BatchLoader(data.train, cfg.batch_size, data.mean, data.std, device=device,
                         channels_last=cfg.channels_last)
     probe_batches = list(itertools.islice(probe, gradflow_batches))
-    grads = [{"phase": "init", **r} for r in gradient_norms(model, probe_batches)]
+    grads = [{"phase": "init", **r} for r in gradient_norms(model, probe_batches)] \
+        if probe_batches else []
 
-    tracker = Tracker(cfg.wandb, cfg.wandb_project, f"{stage}@{variant}", stage, run_config)
-    key = fingerprint(stage, variant, run_config, meta, len(data.train), len(data.val))
+    tracker = Tracker(cfg.wandb, cfg.wandb_project, name, stage, run_config)
+    key = fingerprint(name, run_config, saved.spec, len(data.train), len(data.val))
     result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, tracker=tracker,
-                 desc=f"{stage}@{variant}")
+                 desc=name)
     test_metrics = evaluate(model, test, bf16=cfg.bf16)
-    grads += [{"phase": "trained", **r} for r in gradient_norms(model, probe_batches)]
+    if probe_batches:
+        grads += [{"phase": "trained", **r} for r in gradient_norms(model, probe_batches)]
 
+    total = sum(p.numel() for p in saved.parameters())
+    trainable = sum(p.numel() for p in saved.parameters() if p.requires_grad)
     metrics = {
         "test_acc": round(test_metrics["acc"], 4),
         "test_loss": round(test_metrics["loss"], 6),
@@ -91,16 +104,18 @@ def run_variant(stage: str, variant: str, model: nn.Module, data: Prepared, cfg:
         "best_val_loss": round(result.best_val_loss, 6),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
-        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_params": total,
+        "trainable_params": trainable,
+        "trainable_fraction": round(trainable / total, 6),
         "train_seconds": round(result.train_seconds, 2),
     }
-    checkpoint.save_model(out.model, model, meta)
+    checkpoint.save_model(out.model, saved, saved.spec)
     write_table(out.history, result.history)
-    write_table(out.gradflow, grads)
+    if grads:
+        write_table(out.gradflow, grads)
     write_metrics(out.metrics, metrics)
     tracker.finish(metrics)
     out.resume.unlink(missing_ok=True)
-    print(f"{stage}@{variant}: test acc {metrics['test_acc']:.2f}% "
+    print(f"{name}: test acc {metrics['test_acc']:.2f}% "
           f"(best epoch {result.best_epoch}/{result.epochs_run}, {result.train_seconds:.1f}s)")
     return metrics
-

@@ -12,7 +12,8 @@ def gradient_norms(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch
                    loss_fn: nn.Module | None = None) -> list[dict]:
     """L2 norm of the gradient of every weight and bias tensor, averaged over `batches`.
 
-    `layer` numbers the modules that own parameters, in definition order (stem = 0). The model is
+    `layer` numbers the modules that own parameters, in definition order (stem = 0); `type` is the
+    module's class (Linear, Conv2d, BatchNorm2d). The model is
     left as it was: gradients are cleared and BatchNorm running statistics restored.
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -31,10 +32,12 @@ def gradient_norms(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch
     model.zero_grad(set_to_none=True)
     model.load_state_dict(buffers, strict=False)
     model.train(was_training)
+    modules = dict(model.named_modules())
     layers: dict[str, int] = {}
     rows = []
     for (name, _), total in zip(params, sums.tolist(), strict=True):
         module, _, kind = name.rpartition(".")
         layer = layers.setdefault(module, len(layers))
-        rows.append({"layer": layer, "module": module, "param": kind, "grad_norm": total / count})
+        rows.append({"layer": layer, "module": module, "type": type(modules[module]).__name__,
+                     "param": kind, "grad_norm": total / count})
     return rows

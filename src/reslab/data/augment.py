@@ -8,9 +8,9 @@ generator, so a run (and a resumed run) is repeatable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
+
+from reslab.config import AugmentConfig
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -71,25 +71,19 @@ def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contras
     return x.clamp(0, 1)
 
 
-@dataclass(frozen=True)
-class AugmentSpec:
-    """Which train-only augmentations to apply; all off means no augmentation."""
+def build_augment(cfg: AugmentConfig) -> Augment | None:
+    """The train-only augmentation `cfg` describes, or None when it describes none."""
+    jitter = (cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue)
+    if not (cfg.crop_padding or cfg.flip or any(jitter)):
+        return None
 
-    crop_padding: int = 0
-    flip: bool = False
-    jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        if cfg.crop_padding:
+            x = random_crop(x, cfg.crop_padding, g)
+        if cfg.flip:
+            x = random_flip(x, g)
+        if any(jitter):
+            x = color_jitter(x, g, *jitter)
+        return x
 
-    def build(self) -> Augment | None:
-        if not (self.crop_padding or self.flip or any(self.jitter)):
-            return None
-
-        def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-            if self.crop_padding:
-                x = random_crop(x, self.crop_padding, g)
-            if self.flip:
-                x = random_flip(x, g)
-            if any(self.jitter):
-                x = color_jitter(x, g, *self.jitter)
-            return x
-
-        return augment
+    return augment

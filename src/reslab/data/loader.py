@@ -18,7 +18,7 @@ KEYS = ("x_train", "y_train", "x_test", "y_test", "train_idx", "val_idx", "class
 
 @dataclass
 class Split:
-    x: torch.Tensor  # uint8 (N, H, W, C)
+    x: torch.Tensor  # uint8 images (N, H, W, C), or float features (N, D)
     y: torch.Tensor  # int64 (N,)
 
     def __len__(self) -> int:
@@ -118,7 +118,11 @@ class BatchLoader:
             yield self.to_input(xb), yb
 
     def to_input(self, xb: torch.Tensor) -> torch.Tensor:
-        """uint8 NHWC -> float NCHW in [0, 1] -> (train-only) augmentation -> normalised."""
+        """uint8 NHWC -> float NCHW in [0, 1] -> (train-only) augmentation -> normalised.
+
+        A float split holds precomputed features (the fast linear probe): used as they are."""
+        if xb.is_floating_point():
+            return xb
         x = xb.permute(0, 3, 1, 2).float().div_(255)
         if self.augment is not None:
             x = self.augment(x, self.generator)

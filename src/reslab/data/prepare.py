@@ -64,6 +64,7 @@ def prepare(name: str, raw: RawDataset, source: Source, val_size: int, seed: int
         "name": name,
         "source": source.kind,
         "source_file": source.path.name if source.kind == "mirror" else None,
+        "source_note": raw.note or None,
         "image_shape": list(raw.x_train.shape[1:]),
         "num_classes": len(raw.classes),
         "classes": raw.classes,

@@ -35,6 +35,7 @@ class RawDataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: list[str]
+    note: str = ""  # an archive's comment, e.g. that it is a generated stand-in
 
 
 @dataclass(frozen=True)
@@ -210,4 +211,5 @@ def read_imagefolder_zip(path: Path) -> RawDataset:
                 x[k] = np.asarray(img).reshape(h, w, channels)
                 y[k] = label
             out[split] = (x, y)
-    return RawDataset(*out["train"], *out["test"], classes)
+        note = zf.comment.decode("utf-8", "replace").strip()
+    return RawDataset(*out["train"], *out["test"], classes, note)

@@ -36,6 +36,8 @@ class MLP(nn.Module):
         self.stem = nn.Sequential(nn.Linear(math.prod(in_shape), width), nn.ReLU())
         self.blocks = nn.Sequential(*(MLPBlock(width, residual) for _ in range(depth - 1)))
         self.head = nn.Linear(width, num_classes)
+        self.spec = {"arch": "mlp", "depth": depth, "width": width, "residual": residual,
+                     "in_shape": list(in_shape), "num_classes": num_classes}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(self.flatten(x))))

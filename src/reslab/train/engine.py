@@ -8,6 +8,7 @@ metrics reduced in `run_epoch` alone, the single place a distributed version wou
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,24 +38,36 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer over the trainable parameters; fused kernels (one call for all tensors)."""
     params = [p for p in params if p.requires_grad]
-    wd = cfg.weight_decay
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "fused": True}
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=wd)
+        return torch.optim.Adam(params, **common)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=wd)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=wd)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+        return torch.optim.AdamW(params, **common)
+    momentum = cfg.momentum if cfg.optimizer == "sgd_momentum" else 0.0
+    return torch.optim.SGD(params, momentum=momentum, **common)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int = 1):
+    """`plateau` steps once per epoch on validation loss; `cosine` steps every batch, with an
+    optional linear warm-up, down to `min_lr`."""
     if cfg.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
             min_lr=cfg.min_lr)
     if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.min_lr)
+        total = max(1, cfg.epochs * steps_per_epoch)
+        warmup = round(cfg.warmup_epochs * steps_per_epoch)
+        floor = min(1.0, cfg.min_lr / cfg.lr)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor)
     return None
 
 
@@ -99,9 +112,9 @@ def _autocast(device: torch.device, bf16: bool):
 
 def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
               optimizer: torch.optim.Optimizer | None = None, *, bf16: bool = False,
-              desc: str = "") -> dict[str, float]:
-    """One pass over `loader`: trains when given an optimizer, else evaluates. Returns the
-    mean loss and accuracy (percent) over all samples."""
+              step_scheduler=None, desc: str = "") -> dict[str, float]:
+    """One pass over `loader`: trains when given an optimizer (stepping `step_scheduler` after
+    every batch), else evaluates. Returns mean loss and accuracy (percent) over all samples."""
     training = optimizer is not None
     model.train(training)
     device = loader.device
@@ -116,6 +129,8 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if step_scheduler is not None:
+                    step_scheduler.step()
             totals += torch.stack([loss.detach().double() * len(y),
                                    (logits.argmax(1) == y).sum().double(),
                                    torch.tensor(len(y), dtype=torch.float64, device=device)])
@@ -147,7 +162,8 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     uninterrupted run would. The best-validation-loss weights are loaded into `model` at the end.
     """
     optimizer = make_optimizer(model.parameters(), cfg)
-    scheduler = make_scheduler(optimizer, cfg)
+    scheduler = make_scheduler(optimizer, cfg, len(train))
+    per_step = scheduler if cfg.scheduler == "cosine" else None
     stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
@@ -170,13 +186,11 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
             break
         start = time.perf_counter()
         tr = run_epoch(model, train, train_loss, optimizer, bf16=cfg.bf16,
-                       desc=f"{desc} {epoch + 1}/{cfg.epochs}")
+                       step_scheduler=per_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}")
         va = run_epoch(model, val, eval_loss, bf16=cfg.bf16)
         lr = optimizer.param_groups[0]["lr"]
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if cfg.scheduler == "plateau":
             scheduler.step(va["loss"])
-        elif scheduler is not None:
-            scheduler.step()
         stopper.update(va["loss"], epoch, model)
         seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],

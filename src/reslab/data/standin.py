@@ -1,0 +1,75 @@
+"""Generated ImageFolder archives: learnable stand-ins for datasets this machine lacks (CIFAR-100).
+
+Each class is a noisy image with two bars whose positions encode the label (100 distinct
+patterns) and, for RGB, a dominant colour channel; the archive has the mirror's layout
+(`train/<class>/<i>.png`, `test/<class>/<i>.png`).
+
+    python -m reslab.data.standin mirror/cifar100.zip --classes 100 --train 100 --test 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+STANDIN_NOTE = "generated stand-in (reslab.data.standin), not the real dataset"
+
+
+def pattern_images(n: int, label: int, size: int, channels: int, rng) -> np.ndarray:
+    """`n` noisy images of class `label`: a horizontal bar at row (label mod 10), a vertical bar
+    at column (label div 10) mod 10, and for RGB a dominant channel (label mod 3)."""
+    x = rng.integers(0, 60, size=(n, size, size, channels), dtype=np.uint8)
+    step = max(1, (size - 2) // 10)
+    col = (label // 10) % 10 * step
+    x[:, :, col:col + 2, :] = 180
+    row = label % 10 * step
+    x[:, row:row + 2, :, :] = 255
+    if channels == 3:
+        x[:, :, :, label % 3] = np.maximum(x[:, :, :, label % 3], 120)
+    return x
+
+
+def make_imagefolder_zip(path: Path, classes: list[str] | int = 3, n_train: int = 8,
+                         n_test: int = 4, size: int = 8, mode: str = "L", seed: int = 0,
+                         fmt: str = "PNG") -> Path:
+    """Write an ImageFolder zip like the shared mirror's; returns its path."""
+    classes = [f"c{i:03d}" for i in range(classes)] if isinstance(classes, int) else classes
+    rng = np.random.default_rng(seed)
+    channels = 1 if mode == "L" else 3
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.comment = STANDIN_NOTE.encode()
+        for split, n in (("train", n_train), ("test", n_test)):
+            for label, cls in enumerate(classes):
+                for i, arr in enumerate(pattern_images(n, label, size, channels, rng)):
+                    buf = io.BytesIO()
+                    Image.fromarray(arr.squeeze(-1) if channels == 1 else arr, mode).save(buf, fmt)
+                    zf.writestr(f"{split}/{cls}/{i:05d}.{fmt.lower()}", buf.getvalue())
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--train", type=int, default=100, help="training images per class")
+    parser.add_argument("--test", type=int, default=20, help="test images per class")
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--mode", choices=["L", "RGB"], default="RGB")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    make_imagefolder_zip(args.out, args.classes, args.train, args.test, args.size, args.mode,
+                         args.seed)
+    print(f"{args.out}: {args.classes} classes, {args.train}+{args.test} images per class")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Transfer of the CIFAR-10 backbone: new head, which blocks train at each rung, features.
+
+The ladder, one per optimizer: linear probe (head only) -> FT0 (+ last block) -> FT1 (+ the block
+before) -> FT2 (+ one more); FT2+aug starts from FT1 like FT2, with strong augmentation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from reslab.data.loader import BatchLoader, Prepared, Split
+from reslab.errors import CheckpointError, DataError
+from reslab.models import build_model
+from reslab.models.cnn import CNN
+from reslab.train import checkpoint
+
+RUNGS = {"linear_probe": 0, "finetune_ft0": 1, "finetune_ft1": 2, "finetune_ft2": 3,
+         "finetune_ft2_aug": 3}
+STARTS_FROM = {"finetune_ft0": "linear_probe", "finetune_ft1": "finetune_ft0",
+               "finetune_ft2": "finetune_ft1", "finetune_ft2_aug": "finetune_ft1"}
+
+
+def load_cnn(path: str | Path, **expect) -> CNN:
+    """A CNN checkpoint (weights_only), rebuilt from its stored spec; `expect` checks the spec."""
+    ckpt = checkpoint.load(path)
+    meta = ckpt.get("meta", {})
+    if meta.get("arch") != "cnn":
+        raise CheckpointError(f"{path}: not a CNN checkpoint (arch={meta.get('arch')!r})")
+    model = build_model(meta)
+    checkpoint.load_model(path, model, expect)
+    return model
+
+
+def with_new_head(model: CNN, num_classes: int, seed: int) -> CNN:
+    """Replace the classifier with a freshly initialised Linear(features -> num_classes)."""
+    torch.manual_seed(seed)
+    model.head = nn.Linear(model.feature_dim, num_classes)
+    model.spec = {**model.spec, "num_classes": num_classes}
+    return model
+
+
+def freeze(model: CNN, trainable_blocks: int) -> None:
+    """Only the head and the last `trainable_blocks` residual blocks keep requires_grad."""
+    if trainable_blocks > len(model.blocks):
+        raise ValueError(f"the model has {len(model.blocks)} blocks, not {trainable_blocks}")
+    model.requires_grad_(False)
+    model.head.requires_grad_(True)
+    for block in list(model.blocks)[len(model.blocks) - trainable_blocks:]:
+        block.requires_grad_(True)
+    model.trainable_blocks = trainable_blocks
+
+
+@torch.inference_mode()
+def extract_features(model: CNN, loader: BatchLoader, bf16: bool = False) -> np.ndarray:
+    """Pooled backbone features (eval mode, loader without augmentation) as float32."""
+    model.eval()
+    out = []
+    for x, _ in loader:
+        with torch.autocast(loader.device.type, torch.bfloat16, enabled=bf16):
+            out.append(model.features(x).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def feature_data(features: dict[str, np.ndarray], classes: list[str]) -> Prepared:
+    """Features as a `Prepared`, so the engine trains a probe head on them like on images."""
+    def split(name: str) -> Split:
+        return Split(torch.from_numpy(features[f"{name}_x"]),
+                     torch.from_numpy(features[f"{name}_y"]).long())
+
+    dim = features["train_x"].shape[1]
+    return Prepared(split("train"), split("val"), split("test"), classes,
+                    torch.zeros(dim), torch.ones(dim))
+
+
+def load_features(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays `extract_features` wrote, with a one-line error when they are missing."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: features not found (run `dvc repro extract_features`)")
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}

@@ -1,0 +1,43 @@
+"""Stage extract_features: pooled features of the improved backbone for the transfer dataset.
+
+Writes data/features/<dataset>.npz (train/val/test features and labels), computed once in eval
+mode without augmentation; the SVM baseline and the fast linear probe read it.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from reslab.atomic import atomic_path
+from reslab.cli import run_stage
+from reslab.config import TransferConfig, load_section
+from reslab.data.loader import BatchLoader, load_prepared
+from reslab.train.engine import resolve_device
+from reslab.transfer import extract_features, load_cnn
+
+BACKBONE = "models/improve_cnn.pt"
+
+
+def main(argv: list[str]) -> None:
+    cfg = load_section("transfer", TransferConfig)
+    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset)
+    device = resolve_device(cfg.device)
+    model = load_cnn(BACKBONE, in_channels=data.image_shape[-1]).to(device)
+    arrays = {}
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        loader = BatchLoader(split, cfg.feature_batch_size, data.mean, data.std, device=device)
+        arrays[f"{name}_x"] = extract_features(model, loader, cfg.bf16)
+        arrays[f"{name}_y"] = split.y.numpy()
+    arrays["classes"] = np.array(data.classes)
+    out = Path("data/features") / f"{cfg.dataset}.npz"
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    print(f"features {arrays['train_x'].shape[1]}-d: "
+          + ", ".join(f"{n} {len(arrays[f'{n}_y'])}" for n in ("train", "val", "test"))
+          + f" -> {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

@@ -1,0 +1,25 @@
+"""Stage improve_cnn: the residual CNN with a better recipe, the backbone for the transfer."""
+
+import sys
+
+import torch
+
+from reslab.cli import run_stage
+from reslab.config import ImproveConfig, as_dict, load_section
+from reslab.data.augment import build_augment
+from reslab.data.loader import load_prepared
+from reslab.models.cnn import CNN
+from reslab.study import run_variant
+
+
+def main(argv: list[str]) -> None:
+    cfg = load_section("improve_cnn", ImproveConfig)
+    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset, cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)
+    model = CNN(cfg.depth, cfg.width, True, data.num_classes, data.image_shape[-1])
+    run_variant("improve_cnn", None, model, data, cfg.train, run_config=as_dict(cfg),
+                gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

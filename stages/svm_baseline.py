@@ -1,0 +1,47 @@
+"""Stage svm_baseline: StandardScaler + LinearSVC on the backbone's features.
+
+Each C in `transfer.svm_C` is fitted on train and scored on val; the best on val is scored on
+test (the test set never chooses anything). Writes metrics/svm_baseline.json.
+"""
+
+import sys
+import time
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from reslab.cli import run_stage
+from reslab.config import TransferConfig, load_section
+from reslab.track import write_metrics
+from reslab.transfer import load_features
+
+
+def main(argv: list[str]) -> None:
+    cfg = load_section("transfer", TransferConfig)
+    f = load_features(f"data/features/{cfg.dataset}.npz")
+    start = time.perf_counter()
+    best = None
+    for c in cfg.svm_C:
+        svm = make_pipeline(StandardScaler(), LinearSVC(C=c, max_iter=cfg.svm_max_iter,
+                                                        random_state=0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            svm.fit(f["train_x"], f["train_y"])
+        val_acc = 100.0 * svm.score(f["val_x"], f["val_y"])
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        print(f"svm C={c}: val acc {val_acc:.2f}%{'' if converged else ' (not converged)'}")
+        if best is None or val_acc > best[1]:
+            best = (c, val_acc, svm, converged)
+    c, val_acc, svm, converged = best
+    metrics = {"test_acc": round(100.0 * svm.score(f["test_x"], f["test_y"]), 4),
+               "val_acc": round(val_acc, 4), "C": c, "converged": int(converged),
+               "fit_seconds": round(time.perf_counter() - start, 2)}
+    write_metrics("metrics/svm_baseline.json", metrics)
+    print(f"svm_baseline: C={c}, test acc {metrics['test_acc']:.2f}%")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))
