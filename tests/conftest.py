@@ -122,3 +122,76 @@ def dvc_repo(tmp_path, mirror) -> DvcRepo:
     r.set_params(TINY_PARAMS)
     r.commit("init")
     return r
+
+
+class Workspace:
+    """A project folder without git or DVC: params, tiny prepared data and checkpoints, in which
+    stage scripts run as DVC would run them (`python stages/<stage>.py ...` from the root)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(ROOT / "src")}
+        for key in ("RESLAB_DATA_MIRROR", "RESLAB_TORCHVISION_ROOT"):
+            self.env.pop(key, None)
+
+    def stage(self, *argv: str, env: dict | None = None, **kw) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(ROOT / "stages" / f"{argv[0]}.py"), *argv[1:]],
+                                cwd=self.path, env={**self.env, **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+    def run(self, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        proc = self.stage(*argv, env=env)
+        out, err = proc.communicate(timeout=600)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_params(self, overrides: dict) -> None:
+        params = deep_update(self.params(), overrides)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def snapshot(self) -> dict[str, bytes]:
+        return {str(p.relative_to(self.path)): p.read_bytes() for p in sorted(self.path.rglob("*"))
+                if p.is_file() and "__pycache__" not in p.parts}
+
+
+WORKSPACE_PARAMS = deep_update(
+    {k: v for k, v in TINY_PARAMS.items()},
+    {"train_mlp": {"width": 16, "train": {"batch_size": 8, "wandb": False}},
+     "train_cnn": {"depths": [9], "width": 4, "train": {"epochs": 1, "wandb": False}},
+     "transfer": {"probe": {"train": {"wandb": False}}, "finetune": {"train": {"wandb": False}}}},
+)
+
+
+@pytest.fixture(scope="session")
+def workspace_template(tmp_path_factory) -> Path:
+    """Prepared tiny datasets and checkpoints, built once; tests copy it."""
+    import torch
+
+    from reslab.data.prepare import prepare
+    from reslab.data.sources import Source, read_imagefolder_zip
+    from reslab.models.cnn import CNN
+    from reslab.train.checkpoint import save_model
+
+    root = tmp_path_factory.mktemp("workspace")
+    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
+    ws = Workspace(root)
+    ws.set_params(WORKSPACE_PARAMS)
+    specs = {"mnist": dict(classes=[str(i) for i in range(10)], n_train=40, size=28, mode="L"),
+             "cifar10": dict(classes=10, n_train=6, size=32, mode="RGB"),
+             "cifar100": dict(classes=3, n_train=10, size=32, mode="RGB")}
+    for name, spec in specs.items():
+        z = make_imagefolder_zip(root / "zips" / f"{name}.zip", n_test=3, **spec)
+        prepare(name, read_imagefolder_zip(z), Source("mirror", z), 20, 0, root / "data/prepared")
+    torch.manual_seed(0)
+    backbone = CNN(9, 4, True, num_classes=10)
+    save_model(root / "models/improve_cnn.pt", backbone, backbone.spec)
+    save_model(root / "models/linear_probe/adam.pt", backbone, backbone.spec)  # 10 != 3 classes
+    return root
+
+
+@pytest.fixture
+def workspace(workspace_template, tmp_path) -> Workspace:
+    shutil.copytree(workspace_template, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")

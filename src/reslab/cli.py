@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 
 from reslab.errors import ReslabError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: a short message and a resumable checkpoint."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def run_stage(main: Callable[[list[str]], None], argv: list[str] | None = None) -> int:
-    """Run a stage's `main`; expected failures print `error: ...` on one line and exit 1."""
+    """Run a stage's `main`; expected failures print `error: ...` on one line and exit 1.
+
+    Ctrl-C and SIGTERM stop it with one line and no traceback; training stages have saved
+    their last finished epoch under `.resume/`, so re-running resumes there.
+    """
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
         main(sys.argv[1:] if argv is None else argv)
     except ReslabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is saved; re-run to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print("interrupted: outputs not written; training stages resume from the last finished "
+              "epoch when re-run", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     return 0
 
 

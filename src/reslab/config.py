@@ -31,6 +31,7 @@ def param(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=N
     return field(default=default, metadata={"bounds": bounds}, **kw)
 
 
+CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks // 4 >= 1
 Optimizer = Literal["adam", "adamw", "sgd", "sgd_momentum"]
 Scheduler = Literal["none", "plateau", "cosine"]
 
@@ -88,7 +89,7 @@ class MLPStudyConfig:
     """`train_mlp`: the depth x {plain, residual} MLP study (lab-facts section 1)."""
 
     dataset: str = "mnist"
-    depths: list[int] = param([10, 20, 30])
+    depths: list[int] = param([10, 20, 30], ge=1)  # hidden layers
     archs: list[str] = param(["plain", "residual"])
     width: int = param(32, ge=1)
     train_subset: int = param(0, ge=0)  # 0 = the whole training split
@@ -203,7 +204,7 @@ class CNNStudyConfig:
     """`train_cnn`: the depth x {plain, residual} CNN study on CIFAR-10 (lab-facts section 2)."""
 
     dataset: str = "cifar10"
-    depths: list[int] = param([20, 40, 50])
+    depths: list[int] = param([20, 40, 50], ge=CNN_MIN_DEPTH)
     archs: list[str] = param(["plain", "residual"])
     width: int = param(32, ge=1)  # channels after the stem; doubled at each downsampling
     train_subset: int = param(0, ge=0)
@@ -217,7 +218,7 @@ class ImproveConfig:
     """`improve_cnn`: the residual backbone with a better recipe; the transfer stages start here."""
 
     dataset: str = "cifar10"
-    depth: int = param(20, ge=1)
+    depth: int = param(20, ge=CNN_MIN_DEPTH)
     width: int = param(32, ge=1)
     train_subset: int = param(0, ge=0)
     gradflow_batches: int = param(4, ge=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reslab.config import CNN_MIN_DEPTH
 from reslab.errors import ConfigError
 
 
@@ -49,18 +50,15 @@ class ResidualBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-MIN_DEPTH = 9  # the smallest depth with a block between downsamplings (k = blocks // 4 >= 1)
-
-
 class CNN(nn.Module):
     """Stem conv3x3 + BN + ReLU, `(depth - 1) // 2` blocks, global average pooling, Linear."""
 
     def __init__(self, depth: int, width: int = 32, residual: bool = True, num_classes: int = 10,
                  in_channels: int = 3):
         super().__init__()
-        if depth < MIN_DEPTH:
+        if depth < CNN_MIN_DEPTH:
             raise ConfigError(f"depth: {depth} is too small for the CNN's three downsamplings "
-                              f"(must be >= {MIN_DEPTH})")
+                              f"(must be >= {CNN_MIN_DEPTH})")
         n_blocks = (depth - 1) // 2
         k = n_blocks // 4
         block = ResidualBlock if residual else ConvBlock

@@ -24,13 +24,17 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint (not a torch archive)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
-        raise CheckpointError(f"{path}: refused to load ({first})") from None
+        detail = [ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln.upper()]
+        why = detail[0].rstrip(".") if detail else "not only tensors and plain containers"
+        raise CheckpointError(f"{path}: refused to load, it could run code ({why})") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({e})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a reslab checkpoint")
     return obj

@@ -1,0 +1,284 @@
+"""Hardening: bad input battery, interrupted runs, determinism, leakage, safe loading, secrets."""
+
+import json
+import os
+import pickle
+import signal
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from reslab.errors import CheckpointError
+from reslab.train import checkpoint
+
+MLP = ("train_mlp", "--depth", "2", "--arch", "residual")
+
+
+def _params(text):
+    return lambda ws: (ws.path / "params.yaml").write_text(text)
+
+
+def _override(overrides):
+    return lambda ws: ws.set_params(overrides)
+
+
+def _ckpt(mutate):
+    def setup(ws):
+        path = ws.path / "models/improve_cnn.pt"
+        mutate(path)
+    return setup
+
+
+def _mlp_checkpoint(path):
+    from reslab.models.mlp import MLP as Net
+
+    net = Net(2, 8)
+    checkpoint.save_model(path, net, net.spec)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def _mirror(content):
+    def setup(ws):
+        (ws.path / "mirror").mkdir()
+        content(ws.path / "mirror" / "cifar100.zip")
+    return setup
+
+
+# (case, setup, stage argv, expected message part)
+BATTERY = [
+    ("malformed params", _params("train_mlp: [unclosed\n"), MLP,
+     "params.yaml: malformed YAML at line 2"),
+    ("unknown key", _override({"train_mlp": {"train": {"lrr": 0.1}}}), MLP,
+     "train_mlp.train.lrr: unknown key"),
+    ("wrong type", _override({"train_mlp": {"width": "wide"}}), MLP,
+     "train_mlp.width: expected int, got 'wide'"),
+    ("negative lr", _override({"train_mlp": {"train": {"lr": -0.01}}}), MLP,
+     "train_mlp.train.lr: -0.01 is out of range (must be > 0)"),
+    ("depth 0", _override({"train_mlp": {"depths": [0, 2]}}),
+     ("train_mlp", "--depth", "0", "--arch", "plain"),
+     "train_mlp.depths[0]: 0 is out of range (must be >= 1)"),
+    ("CNN depth too small", _override({"train_cnn": {"depths": [8]}}),
+     ("train_cnn", "--depth", "8", "--arch", "residual"),
+     "train_cnn.depths[0]: 8 is out of range (must be >= 9)"),
+    ("unknown optimizer", _override({"train_mlp": {"train": {"optimizer": "rmsprop"}}}), MLP,
+     "train_mlp.train.optimizer: 'rmsprop' is not one of adam, adamw, sgd, sgd_momentum"),
+    ("missing checkpoint", _ckpt(lambda p: p.unlink()), ("extract_features",),
+     "models/improve_cnn.pt: checkpoint not found"),
+    ("truncated checkpoint", _ckpt(lambda p: p.write_bytes(p.read_bytes()[:2000])),
+     ("extract_features",), "models/improve_cnn.pt: corrupt or truncated checkpoint"),
+    ("corrupt checkpoint", _ckpt(lambda p: p.write_bytes(os.urandom(4096))),
+     ("extract_features",), "models/improve_cnn.pt: corrupt or truncated checkpoint"),
+    ("checkpoint of another architecture", _ckpt(_mlp_checkpoint), ("extract_features",),
+     "models/improve_cnn.pt: not a CNN checkpoint (arch='mlp')"),
+    ("checkpoint of another class count", lambda ws: None,
+     ("finetune", "ft0", "--optimizer", "adam"),
+     "models/linear_probe/adam.pt: checkpoint has num_classes=10, expected 3"),
+    ("checkpoint that would run code", _ckpt(lambda p: torch.save({"x": Evil()}, p)),
+     ("extract_features",), "models/improve_cnn.pt: refused to load"),
+    ("missing prepared dataset", lambda ws: (ws.path / "data/prepared/mnist.npz").unlink(), MLP,
+     "data/prepared/mnist.npz: prepared dataset not found"),
+    ("empty archive in the mirror", _mirror(lambda p: zipfile.ZipFile(p, "w").close()),
+     ("prepare_data", "cifar100"), "cifar100.zip: no train/<class>/ folders"),
+    ("corrupt archive in the mirror", _mirror(lambda p: p.write_bytes(b"PK\x03\x04garbage")),
+     ("prepare_data", "cifar100"), "cifar100.zip: not a readable zip archive"),
+]
+
+
+@pytest.mark.parametrize(("case", "setup", "argv", "message"), BATTERY, ids=[b[0] for b in BATTERY])
+def test_bad_input(workspace, case, setup, argv, message):
+    setup(workspace)
+    before = workspace.snapshot()
+    env = {"RESLAB_DATA_MIRROR": str(workspace.path / "mirror")} if argv[0] == "prepare_data" \
+        else None
+    proc = workspace.run(*argv, env=env)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert message in lines[0]
+    assert workspace.snapshot() == before, "a failed stage must not write or touch anything"
+    assert not (workspace.path / "pwned").exists()
+
+
+def test_unsafe_pickle_is_refused_in_process(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="refused to load"):
+        checkpoint.load(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+    # the same bytes with plain pickle would have run the command: the guard is real
+    with open(tmp_path / "evil.pkl", "wb") as f:
+        pickle.dump(Evil(), f)
+    assert pickle.loads((tmp_path / "evil.pkl").read_bytes()) == 0
+    assert (tmp_path / "pwned").exists()
+
+
+# ---------------------------------------------------------------- interrupted runs, determinism
+
+LONG = {"train_mlp": {"train": {"epochs": 30}}}
+TIMING = {"train_seconds"}
+
+
+def metrics_of(ws) -> dict:
+    m = json.loads((ws.path / "metrics/train_mlp/2-residual.json").read_text())
+    return {k: v for k, v in m.items() if k not in TIMING}
+
+
+@pytest.fixture(scope="module")
+def reference(workspace_template, tmp_path_factory):
+    """One uninterrupted run of the long MLP variant."""
+    import shutil
+
+    from conftest import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("ref") / "ws")
+    shutil.copytree(workspace_template, ws.path)
+    ws.set_params(LONG)
+    proc = ws.run(*MLP)
+    assert proc.returncode == 0, proc.stderr
+    return ws
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig):
+    workspace.set_params(LONG)
+    state = workspace.path / ".resume/train_mlp/2-residual.pt"
+    proc = workspace.stage(*MLP)
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.15)  # somewhere inside a later epoch
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not (workspace.path / "metrics/train_mlp/2-residual.json").exists()
+    assert state.exists(), "a resumable checkpoint is left"
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
+        assert proc.returncode == (130 if sig == signal.SIGINT else 143)
+    again = workspace.run(*MLP)
+    assert again.returncode == 0, again.stderr
+    assert "resuming after epoch" in again.stdout
+    assert metrics_of(workspace) == metrics_of(reference)
+    assert not state.exists()
+
+
+def test_same_params_same_metrics_other_seed_differs(workspace, reference):
+    workspace.set_params(LONG)
+    assert workspace.run(*MLP).returncode == 0
+    assert metrics_of(workspace) == metrics_of(reference)
+    history = "plots/train_mlp/2-residual.csv"
+    assert (workspace.path / history).read_text() == (reference.path / history).read_text()
+    a = checkpoint.load(workspace.path / "models/train_mlp/2-residual.pt")["state_dict"]
+    b = checkpoint.load(reference.path / "models/train_mlp/2-residual.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    workspace.set_params({"train_mlp": {"train": {"seed": 1}}})
+    assert workspace.run(*MLP).returncode == 0
+    assert metrics_of(workspace) != metrics_of(reference)
+
+
+# ---------------------------------------------------------------- leakage
+
+def test_prepared_splits_are_disjoint(workspace_template):
+    with np.load(workspace_template / "data/prepared/mnist.npz") as f:
+        train, val = set(f["train_idx"]), set(f["val_idx"])
+        n = len(f["y_train"])
+        assert not train & val and len(train | val) == n
+        # the test set is a separate array: no training image appears in it
+        train_images = {x.tobytes() for x in f["x_train"]}
+        assert not any(x.tobytes() in train_images for x in f["x_test"])
+
+
+def test_test_split_never_selects_the_model(workspace):
+    """Scrambling the test labels changes test accuracy only: the chosen epoch, the validation
+    numbers and the weights are the same."""
+    assert workspace.run(*MLP).returncode == 0
+    clean = json.loads((workspace.path / "metrics/train_mlp/2-residual.json").read_text())
+    weights = checkpoint.load(workspace.path / "models/train_mlp/2-residual.pt")["state_dict"]
+    path = workspace.path / "data/prepared/mnist.npz"
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["y_test"] = np.random.default_rng(0).permutation(arrays["y_test"])
+    np.savez(path, **arrays)
+    assert workspace.run(*MLP).returncode == 0
+    scrambled = json.loads((workspace.path / "metrics/train_mlp/2-residual.json").read_text())
+    for key in ("best_epoch", "best_val_acc", "best_val_loss", "epochs_run"):
+        assert scrambled[key] == clean[key]
+    assert scrambled["test_acc"] != clean["test_acc"]
+    again = checkpoint.load(workspace.path / "models/train_mlp/2-residual.pt")["state_dict"]
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
+
+
+def test_svm_choice_looks_only_at_val(tmp_path, monkeypatch):
+    """Whatever the test labels say, C is chosen on val."""
+    import importlib.util
+
+    import yaml
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("svm_stage", ROOT / "stages/svm_baseline.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1.5, size=(5, 8))
+    arrays = {}
+    for name, n in (("train", 150), ("val", 100), ("test", 100)):
+        y = np.arange(n) % 5
+        arrays[f"{name}_x"] = (centers[y] + rng.normal(0, 1, (n, 8))).astype(np.float32)
+        arrays[f"{name}_y"] = y
+    (tmp_path / "data/features").mkdir(parents=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"transfer": {"dataset": "t", "svm_C": [1e-4, 1e-2, 1.0]}}))
+    monkeypatch.chdir(tmp_path)
+    chosen = []
+    for test_y in (arrays["test_y"], rng.permutation(arrays["test_y"])):
+        np.savez(tmp_path / "data/features/t.npz", classes=np.arange(5), **{**arrays,
+                                                                           "test_y": test_y})
+        stage.main([])
+        m = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())
+        chosen.append((m["C"], m["val_acc"]))
+    assert chosen[0] == chosen[1]
+
+
+def test_eval_loaders_never_augment():
+    from reslab.config import TrainConfig
+    from reslab.data.loader import Prepared, Split
+    from reslab.study import loaders
+
+    calls = []
+
+    def spy(x, g):
+        calls.append(len(x))
+        return x
+
+    split = Split(torch.zeros(10, 4, 4, 3, dtype=torch.uint8), torch.zeros(10, dtype=torch.long))
+    data = Prepared(split, split, split, ["a"], torch.zeros(3), torch.ones(3))
+    train, val, test = loaders(data, TrainConfig(batch_size=5, eval_batch_size=5), "cpu", spy)
+    list(val), list(test)
+    assert calls == []
+    list(train)
+    assert calls == [5, 5]
+
+
+# ---------------------------------------------------------------- secrets
+
+def test_no_secret_from_the_environment_is_written(workspace):
+    secret = "sk-reslab-test-" + "9" * 32
+    workspace.set_params({"train_mlp": {"train": {"wandb": True}}})
+    proc = workspace.run(*MLP, env={"WANDB_MODE": "offline", "WANDB_API_KEY": secret,
+                                    "HF_TOKEN": secret, "WANDB_DIR": str(workspace.path)})
+    assert proc.returncode == 0, proc.stderr
+    assert (workspace.path / "wandb").is_dir()
+    for name, content in workspace.snapshot().items():
+        assert secret.encode() not in content, name
+    assert secret not in proc.stdout + proc.stderr
