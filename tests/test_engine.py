@@ -175,3 +175,10 @@ def test_bad_device():
 
     with pytest.raises(ConfigError, match="device: 'gpu0' is not a device"):
         engine.resolve_device("gpu0")
+
+
+def test_diverged_run_is_a_clear_error():
+    from reslab.errors import ReslabError
+
+    with pytest.raises(ReslabError, match="validation loss was never finite"):
+        fit(tiny_model(), *make_loaders(), cfg(optimizer="sgd", lr=1e30, epochs=2))

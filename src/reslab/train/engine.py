@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from reslab.config import TrainConfig
 from reslab.data.loader import BatchLoader
-from reslab.errors import ConfigError
+from reslab.errors import ConfigError, ReslabError
 from reslab.train import checkpoint
 
 
@@ -207,6 +207,9 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
                 "stopper": stopper.state_dict(), "generator": train.generator.get_state(),
                 "history": history, "seconds": seconds})
+    if stopper.best_epoch < 0:
+        raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
+                          "lower the learning rate")
     model.load_state_dict(stopper.best_state)
     best = history[stopper.best_epoch]
     return FitResult(history, stopper.best_epoch + 1, stopper.best_loss, best["val_acc"],
