@@ -17,8 +17,8 @@ STUDY_PARAMS = {
                     "train": {"epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
     "transfer": {
         "optimizers": ["adamw", "sgd_momentum"], "feature_batch_size": 256, "svm_max_iter": 500,
-        "probe": {"lr": {"adamw": 1e-2, "sgd_momentum": 0.1},
-                  "train": {"epochs": 6, "batch_size": 32}},
+        "probe": {"lr": {"adamw": 3e-2, "sgd_momentum": 0.3},
+                  "train": {"epochs": 30, "batch_size": 32}},
         "finetune": {"lr": {"adamw": 1e-3, "sgd_momentum": 0.02},
                      "train": {"epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
         "ft2_aug": {"lr": {"adamw": 1e-3},

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED_MIRROR
+from conftest import ROOT
 from reslab.data.prepare import prepare, split_indices
 from reslab.data.sources import Source, read_imagefolder_zip
 from reslab.data.standin import make_imagefolder_zip
@@ -165,16 +165,3 @@ def test_stage_bad_params(tmp_path):
     proc = run_stage(tmp_path, tmp_path, "tiny", params="data:\n  val_size: -5\n")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: data.val_size: -5 is out of range (must be >= 1)"
-
-
-@pytest.mark.slow
-def test_shared_mirror_mnist(tmp_path):
-    """The real offline MNIST: published counts, lab validation size and normalisation."""
-    if not (SHARED_MIRROR / "mnist.zip").exists():
-        pytest.skip(f"no shared mirror at {SHARED_MIRROR}")
-    src = Source("mirror", SHARED_MIRROR / "mnist.zip")
-    manifest = prepare("mnist", read_imagefolder_zip(src.path), src, 5000, 0, tmp_path)
-    assert manifest["counts"]["train"]["total"] == 55000
-    assert manifest["counts"]["test"]["total"] == 10000
-    assert manifest["image_shape"] == [28, 28, 1] and manifest["classes"] == list("0123456789")
-    assert manifest["mean"][0] == pytest.approx(0.1307, abs=2e-3)

@@ -1,0 +1,58 @@
+"""Real-data checks on the shared offline mirror (marked slow: CI runs them; skip locally with
+`pytest -m "not slow"`)."""
+
+import pytest
+import torch
+
+from conftest import SHARED_MIRROR
+from reslab.config import TrainConfig
+from reslab.data.loader import load_prepared
+from reslab.data.prepare import prepare
+from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.models.mlp import MLP
+from reslab.study import loaders
+from reslab.train.engine import evaluate, fit
+
+pytestmark = pytest.mark.slow
+
+
+def prepared(name, tmp_path):
+    path = SHARED_MIRROR / f"{name}.zip"
+    if not path.exists():
+        pytest.skip(f"no shared mirror at {SHARED_MIRROR}")
+    src = Source("mirror", path)
+    manifest = prepare(name, read_imagefolder_zip(path), src, 5000, 0, tmp_path)
+    return manifest, tmp_path / f"{name}.npz"
+
+
+def test_mnist_mirror(tmp_path):
+    manifest, _ = prepared("mnist", tmp_path)
+    assert manifest["counts"]["train"]["total"] == 55000
+    assert manifest["counts"]["test"]["total"] == 10000
+    assert manifest["image_shape"] == [28, 28, 1] and manifest["classes"] == list("0123456789")
+    assert manifest["mean"][0] == pytest.approx(0.1307, abs=2e-3)
+
+
+def test_cifar10_mirror(tmp_path):
+    manifest, _ = prepared("cifar10", tmp_path)
+    assert manifest["counts"]["train"]["total"] == 45000
+    assert manifest["counts"]["val"]["total"] == 5000
+    assert manifest["counts"]["test"]["per_class"]["truck"] == 1000
+    assert manifest["classes"][:3] == ["airplane", "automobile", "bird"]
+    assert manifest["mean"] == pytest.approx([0.4914, 0.4822, 0.4465], abs=3e-3)
+
+
+def test_residual_mlp_learns_where_plain_collapses(tmp_path):
+    """The lab's first phenomenon on real MNIST, small: depth 30, 10k images, 3 epochs."""
+    _, npz = prepared("mnist", tmp_path)
+    data = load_prepared(npz, train_subset=10000, seed=0)
+    cfg = TrainConfig(optimizer="adam", lr=3e-4, epochs=3, batch_size=64, scheduler="none",
+                      wandb=False, device="cpu")
+    acc = {}
+    for residual in (False, True):
+        torch.manual_seed(0)
+        model = MLP(30, residual=residual)
+        train, val, test = loaders(data, cfg, torch.device("cpu"))
+        fit(model, train, val, cfg)
+        acc[residual] = evaluate(model, test)["acc"]
+    assert acc[True] > 85 and acc[True] - acc[False] > 25, acc
