@@ -46,21 +46,19 @@ def main(argv: list[str]) -> None:
     imp_cfg = load_section("improve_cnn", ImproveConfig)
     tr_cfg = load_section("transfer", TransferConfig)
     sections = [HEADER]
-
+    studies = {}
     for name, cfg, refs, label in (("train_mlp", mlp_cfg, lab.MLP, "MLP on MNIST"),
                                    ("train_cnn", cnn_cfg, lab.CNN, "CNN on CIFAR-10")):
-        metrics, histories = study(name, cfg)
+        studies[name], histories = study(name, cfg)
         curves = OUT / "figures" / f"curves_{name}.png"
         curves_figure(histories, f"{label}: validation accuracy per epoch", curves)
         figures = [f"../plots/figures/{name}/accuracy_vs_depth.png",
                    *(f"../plots/figures/{name}/gradflow_depth{d}.png" for d in cfg.depths),
                    f"figures/{curves.name}"]
         note = scale(cfg.train_subset, cfg.train.epochs, cfg.width)
-        sections.append(study_section(label, metrics, refs, note, figures))
-        if name == "train_cnn":
-            cnn_metrics = metrics
+        sections.append(study_section(label, studies[name], refs, note, figures))
 
-    lab_recipe = cnn_metrics.get(imp_cfg.depth, {}).get("residual")
+    lab_recipe = studies["train_cnn"].get(imp_cfg.depth, {}).get("residual")
     same_scale = (imp_cfg.width, imp_cfg.train_subset) == (cnn_cfg.width, cnn_cfg.train_subset)
     sections.append(improved_section(
         read_json("metrics/improve_cnn.json"), lab_recipe if same_scale else None,

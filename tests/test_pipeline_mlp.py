@@ -22,6 +22,8 @@ def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
 
     shown = dvc_repo.dvc("metrics", "show", "--json").stdout
     assert "metrics/train_mlp/4-residual.json" in shown
+    plots = dvc_repo.dvc("plots", "show", "--json", "plots/train_mlp").stdout
+    assert "plots/train_mlp/4-residual.csv" in plots and "val_acc" in plots
     assert not dvc_repo.resume_dir_has_files()
     dvc_repo.commit("baseline run")
 
