@@ -200,12 +200,10 @@ def as_dict(cfg) -> dict:
 
 
 @dataclass(frozen=True)
-class CNNStudyConfig:
-    """`train_cnn`: the depth x {plain, residual} CNN study on CIFAR-10 (lab-facts section 2)."""
+class CNNRunConfig:
+    """What every CNN training section shares: data, scale knobs, augmentation, recipe."""
 
     dataset: str = "cifar10"
-    depths: list[int] = param([20, 40, 50], ge=CNN_MIN_DEPTH)
-    archs: list[str] = param(["plain", "residual"])
     width: int = param(32, ge=1)  # channels after the stem; doubled at each downsampling
     train_subset: int = param(0, ge=0)
     gradflow_batches: int = param(4, ge=1)
@@ -214,16 +212,18 @@ class CNNStudyConfig:
 
 
 @dataclass(frozen=True)
-class ImproveConfig:
+class CNNStudyConfig(CNNRunConfig):
+    """`train_cnn`: the depth x {plain, residual} CNN study on CIFAR-10 (lab-facts section 2)."""
+
+    depths: list[int] = param([20, 40, 50], ge=CNN_MIN_DEPTH)
+    archs: list[str] = param(["plain", "residual"])
+
+
+@dataclass(frozen=True)
+class ImproveConfig(CNNRunConfig):
     """`improve_cnn`: the residual backbone with a better recipe; the transfer stages start here."""
 
-    dataset: str = "cifar10"
     depth: int = param(20, ge=CNN_MIN_DEPTH)
-    width: int = param(32, ge=1)
-    train_subset: int = param(0, ge=0)
-    gradflow_batches: int = param(4, ge=1)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 @dataclass(frozen=True)
