@@ -13,18 +13,11 @@ import pandas as pd
 
 from reslab.cli import run_stage
 from reslab.config import CNNStudyConfig, MLPStudyConfig, load_section
-from reslab.errors import DataError
 from reslab.report.figures import accuracy_figure, gradflow_figure
-from reslab.track import write_metrics
+from reslab.track import read_json, require, write_metrics
 
 STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST"),
            "train_cnn": (CNNStudyConfig, "CNN on CIFAR-10")}
-
-
-def _read(path: Path, reader):
-    if not path.exists():
-        raise DataError(f"{path}: missing (run `dvc repro {path.parent.name}@{path.stem}`)")
-    return reader(path)
 
 
 def main(argv: list[str]) -> None:
@@ -40,10 +33,9 @@ def main(argv: list[str]) -> None:
         tables = {}
         for arch in cfg.archs:
             variant = f"{depth}-{arch}"
-            metrics = _read(Path("metrics", study, f"{variant}.json"), lambda p: json.loads(
-                p.read_text()))
+            metrics = read_json(Path("metrics", study, f"{variant}.json"))
             acc[arch][depth] = metrics["test_acc"]
-            tables[arch] = _read(Path("plots/gradflow", study, f"{variant}.csv"), pd.read_csv)
+            tables[arch] = pd.read_csv(require(Path("plots/gradflow", study, f"{variant}.csv")))
         gradflow_figure(tables, f"{label}, depth {depth}: gradient flow",
                         figures / f"gradflow_depth{depth}.png")
         row = {f"{arch}_test_acc": acc[arch][depth] for arch in cfg.archs}

@@ -14,9 +14,7 @@ from reslab.cli import run_stage
 from reslab.config import TransferConfig, load_section
 from reslab.data.loader import BatchLoader, load_prepared
 from reslab.train.engine import resolve_device
-from reslab.transfer import extract_features, load_cnn
-
-BACKBONE = "models/improve_cnn.pt"
+from reslab.transfer import BACKBONE, extract_features, load_cnn
 
 
 def main(argv: list[str]) -> None:

@@ -11,9 +11,7 @@ import sys
 from reslab.cli import run_stage
 from reslab.config import TransferConfig, as_dict, load_section
 from reslab.study import run_variant
-from reslab.transfer import feature_data, freeze, load_cnn, load_features, with_new_head
-
-BACKBONE = "models/improve_cnn.pt"
+from reslab.transfer import BACKBONE, feature_data, freeze, load_cnn, load_features, with_new_head
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,5 @@
 """Stage report: reports/results.md and its figures, from every metrics file of the study."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,19 +14,12 @@ from reslab.config import (
     TransferConfig,
     load_section,
 )
-from reslab.errors import DataError
 from reslab.report import lab
 from reslab.report.figures import curves_figure, ladder_figure
 from reslab.report.results import HEADER, improved_section, scale, study_section, transfer_section
+from reslab.track import read_json, require
 
 OUT = Path("reports")
-
-
-def read_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: missing (run `dvc repro` for the stage that writes it)")
-    return json.loads(path.read_text())
 
 
 def study(name: str, cfg) -> tuple[dict, dict]:
@@ -36,7 +28,7 @@ def study(name: str, cfg) -> tuple[dict, dict]:
     for depth in cfg.depths:
         for arch in cfg.archs:
             metrics.setdefault(depth, {})[arch] = read_json(f"metrics/{name}/{depth}-{arch}.json")
-            histories[f"{depth}-{arch}"] = pd.read_csv(f"plots/{name}/{depth}-{arch}.csv")
+            histories[f"{depth}-{arch}"] = pd.read_csv(require(f"plots/{name}/{depth}-{arch}.csv"))
     return metrics, histories
 
 

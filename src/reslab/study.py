@@ -1,6 +1,7 @@
-"""One variant of a depth study, end to end: train, test, gradient flow, outputs.
+"""One training stage's run, end to end: train, test, gradient flow, outputs.
 
-Shared by the MLP and CNN studies so that both write the same files:
+Shared by every training stage (MLP and CNN studies, improved backbone, transfer rungs) so that
+all write the same files:
 `models/<stage>/<variant>.pt`, `metrics/<stage>/<variant>.json`, `plots/<stage>/<variant>.csv`
 (per-epoch history) and `plots/gradflow/<stage>/<variant>.csv`.
 """
@@ -81,9 +82,11 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
     if cfg.channels_last:
         saved.to(memory_format=torch.channels_last)
     train, val, test = loaders(data, cfg, device, augment)
-    probe = BatchLoader(data.train, cfg.batch_size, data.mean, data.std, device=device,
-                        channels_last=cfg.channels_last)
-    probe_batches = list(itertools.islice(probe, gradflow_batches))
+    probe_batches = []
+    if gradflow_batches:  # fixed, unaugmented batches of the split already on the device
+        probe = BatchLoader(train.split, cfg.batch_size, data.mean, data.std, device=device,
+                            channels_last=cfg.channels_last)
+        probe_batches = list(itertools.islice(probe, gradflow_batches))
     grads = [{"phase": "init", **r} for r in gradient_norms(model, probe_batches)] \
         if probe_batches else []
 

@@ -6,12 +6,26 @@ hard-coded, and only the stage's params are sent as the run config (no environme
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from reslab.atomic import atomic_path, write_json
+from reslab.errors import DataError
+
+
+def require(path: str | Path) -> Path:
+    """An output an earlier stage should have written; a one-line error naming it if missing."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: missing (run `dvc repro` for the stage that writes it)")
+    return path
+
+
+def read_json(path: str | Path) -> dict:
+    return json.loads(require(path).read_text())
 
 
 def _non_numeric(obj, prefix: str = "") -> list[str]:

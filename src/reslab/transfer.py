@@ -17,7 +17,9 @@ from reslab.errors import CheckpointError, DataError
 from reslab.models import build_model
 from reslab.models.cnn import CNN
 from reslab.train import checkpoint
+from reslab.train.engine import autocast
 
+BACKBONE = "models/improve_cnn.pt"  # written by improve_cnn, where every transfer stage starts
 RUNGS = {"linear_probe": 0, "finetune_ft0": 1, "finetune_ft1": 2, "finetune_ft2": 3,
          "finetune_ft2_aug": 3}
 STARTS_FROM = {"finetune_ft0": "linear_probe", "finetune_ft1": "finetune_ft0",
@@ -60,7 +62,7 @@ def extract_features(model: CNN, loader: BatchLoader, bf16: bool = False) -> np.
     model.eval()
     out = []
     for x, _ in loader:
-        with torch.autocast(loader.device.type, torch.bfloat16, enabled=bf16):
+        with autocast(loader.device, bf16):
             out.append(model.features(x).float().cpu())
     return torch.cat(out).numpy()
 

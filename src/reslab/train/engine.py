@@ -104,7 +104,8 @@ class EarlyStopping:
             setattr(self, key, value)
 
 
-def _autocast(device: torch.device, bf16: bool):
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on `device` when asked, else a no-op context."""
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
@@ -122,7 +123,7 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
     grad_mode = contextlib.nullcontext() if training else torch.inference_mode()
     with grad_mode:
         for x, y in tqdm(loader, desc=desc, leave=False, disable=None):
-            with _autocast(device, bf16):
+            with autocast(device, bf16):
                 logits = model(x)
                 loss = loss_fn(logits.float(), y)
             if training:
