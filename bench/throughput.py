@@ -2,10 +2,15 @@
 
 Lab-style = torchvision dataset of PIL images + per-sample transforms + DataLoader, fp32, NCHW
 (what the original notebook did). Ours = uint8 tensors on the device, batched augmentation,
-plus bf16 autocast and channels_last for the CNN (the `train_cnn` defaults).
+plus bf16 autocast and channels_last for the CNN (the `train_cnn` defaults). A third column
+times the lab's model step alone (fp32, NCHW, one batch kept in memory, no input pipeline):
+the part of the lab's step that data handling cannot speed up.
+
+The pipelines take turns, `--rounds` times, so that a slow spell of a shared machine hits them
+alike; each ratio is ours / lab-style within one round, and the table shows their median.
 
     python bench/throughput.py                 # both models, prints a table and the ratios
-    python bench/throughput.py --model cnn --steps 30
+    python bench/throughput.py --model cnn --rounds 7
 
 Needs `data/prepared/{mnist,cifar10}.npz` (`dvc repro prepare_data@mnist prepare_data@cifar10`).
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import time
 
 import torch
@@ -23,10 +29,12 @@ from torchvision import datasets, transforms
 
 from reslab.config import AugmentConfig, TrainConfig
 from reslab.data.augment import build_augment
-from reslab.data.loader import BatchLoader, Split, load_prepared
+from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.train.engine import make_optimizer, run_epoch
+
+WARMUP_STEPS = 3
 
 
 def lab_dataset(cls, x, y, transform):
@@ -38,58 +46,81 @@ def lab_dataset(cls, x, y, transform):
     return ds
 
 
-def time_steps(step, batches, n_steps: int, warmup: int = 3) -> float:
-    """Images per second over `n_steps` training steps after `warmup` steps."""
-    it = iter(batches)
-    for x, y in itertools.islice(it, warmup):
-        step(x, y)
-    start, seen = time.perf_counter(), 0
-    for x, y in itertools.islice(it, n_steps):
-        step(x, y)
-        seen += len(y)
-    return seen / (time.perf_counter() - start)
+def epochs(loader):
+    """Batches from epoch after epoch (`itertools.cycle` would replay the first epoch's)."""
+    while True:
+        yield from loader
 
 
-def lab_style(model: nn.Module, ds, batch_size: int, n_steps: int) -> float:
+def lab_style(model: nn.Module, ds, batch_size: int, step_only: bool = False):
+    """The notebook's loop: plain Adam, fp32, NCHW, a DataLoader over the PIL dataset.
+    `step_only` trains on one batch drawn up front, leaving the input pipeline out."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
-
-    def step(x, y):
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True)
-    return time_steps(step, loader, n_steps)
+    batches = itertools.repeat(next(iter(loader))) if step_only else epochs(loader)
+
+    def run(n_steps: int) -> float:
+        start, seen = time.perf_counter(), 0
+        for x, y in itertools.islice(batches, n_steps):
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+            seen += len(y)
+        return seen / (time.perf_counter() - start)
+
+    return run
 
 
-def ours(model: nn.Module, data, batch_size: int, n_steps: int, augment, bf16: bool,
-         channels_last: bool) -> float:
-    """The engine's own epoch loop (`run_epoch`) over a warm-up slice, then a timed slice."""
+def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
+         channels_last: bool):
+    """The engine's own epoch loop (`run_epoch`) over a fresh slice of the training split."""
     cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last, wandb=False)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model.parameters(), cfg)
     gen = torch.Generator().manual_seed(0)
+    loss_fn = nn.CrossEntropyLoss()
 
-    def loader(n_batches: int) -> BatchLoader:
-        part = Split(data.train.x[: n_batches * batch_size], data.train.y[: n_batches * batch_size])
-        return BatchLoader(part, batch_size, data.mean, data.std, shuffle=True, generator=gen,
-                           augment=augment, channels_last=channels_last)
+    def run(n_steps: int) -> float:
+        n = n_steps * batch_size
+        idx = torch.arange(n) % len(data.train)  # wraps round when a turn outlasts the split
+        part = Split(data.train.x[idx], data.train.y[idx])
+        loader = BatchLoader(part, batch_size, data.mean, data.std, shuffle=True, generator=gen,
+                             augment=augment, channels_last=channels_last)
+        start = time.perf_counter()
+        run_epoch(model, loader, loss_fn, opt, bf16=bf16)
+        return n / (time.perf_counter() - start)
 
-    run_epoch(model, loader(3), nn.CrossEntropyLoss(), opt, bf16=bf16)
-    timed = loader(n_steps)
-    start = time.perf_counter()
-    run_epoch(model, timed, nn.CrossEntropyLoss(), opt, bf16=bf16)
-    return n_steps * batch_size / (time.perf_counter() - start)
+    return run
+
+
+def take_turns(pipelines: dict, steps: int, rounds: int) -> dict[str, list[float]]:
+    """Warm each pipeline up, then time `steps` steps of each in turn, `rounds` times."""
+    for run in pipelines.values():
+        run(WARMUP_STEPS)
+    speeds = {name: [] for name in pipelines}
+    for _ in range(rounds):
+        for name, run in pipelines.items():
+            speeds[name].append(run(steps))
+    return speeds
+
+
+def row(name: str, speeds: dict[str, list[float]]) -> str:
+    med = {k: statistics.median(v) for k, v in speeds.items()}
+    ratios = [o / lab for o, lab in zip(speeds["ours"], speeds["lab"], strict=True)]
+    return (f"| {name} | {med['lab']:,.0f} | {med['lab_step']:,.0f} | {med['ours']:,.0f} | "
+            f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["cnn", "mlp", "both"], default="both")
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps per pipeline")
+    parser.add_argument("--steps", type=int, default=20, help="timed CNN steps per turn "
+                        "(the MLP's steps are short: it takes 20x as many)")
+    parser.add_argument("--rounds", type=int, default=5, help="turns each pipeline takes")
     parser.add_argument("--mlp-depth", type=int, default=10)
     parser.add_argument("--cnn-depth", type=int, default=20)
     parser.add_argument("--cnn-width", type=int, default=32)
@@ -100,10 +131,12 @@ def main() -> None:
         data = load_prepared("data/prepared/mnist.npz")
         tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
         ds = lab_dataset(datasets.MNIST, data.train.x, data.train.y, tf)
-        steps = args.steps * 10  # MLP steps are short: time more of them
-        lab = lab_style(MLP(args.mlp_depth), ds, 256, steps)
-        our = ours(MLP(args.mlp_depth), data, 256, steps, None, False, False)
-        rows.append((f"MLP depth {args.mlp_depth}, batch 256", lab, our))
+        speeds = take_turns({
+            "lab": lab_style(MLP(args.mlp_depth), ds, 256),
+            "lab_step": lab_style(MLP(args.mlp_depth), ds, 256, step_only=True),
+            "ours": ours(MLP(args.mlp_depth), data, 256, None, False, False),
+        }, args.steps * 20, args.rounds)
+        rows.append(row(f"MLP depth {args.mlp_depth}, batch 256", speeds))
     if args.model in ("cnn", "both"):
         data = load_prepared("data/prepared/cifar10.npz")
         mean, std = data.mean.tolist(), data.std.tolist()
@@ -111,17 +144,20 @@ def main() -> None:
                                  transforms.RandomHorizontalFlip(), transforms.ToTensor(),
                                  transforms.Normalize(mean, std)])
         ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y, tf)
-        model = CNN(args.cnn_depth, args.cnn_width, True)
-        lab = lab_style(model, ds, 64, args.steps)
         aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
-        our = ours(CNN(args.cnn_depth, args.cnn_width, True), data, 64, args.steps, aug,
-                   True, True)
-        rows.append((f"residual CNN depth {args.cnn_depth} width {args.cnn_width}, batch 64, "
-                     "crop+flip", lab, our))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| model | lab-style img/s | reslab img/s | ratio |\n|---|---|---|---|")
-    for name, lab, our in rows:
-        print(f"| {name} | {lab:,.0f} | {our:,.0f} | {our / lab:.2f}x |")
+        cnn = lambda: CNN(args.cnn_depth, args.cnn_width, True)  # noqa: E731
+        speeds = take_turns({
+            "lab": lab_style(cnn(), ds, 64),
+            "lab_step": lab_style(cnn(), ds, 64, step_only=True),
+            "ours": ours(cnn(), data, 64, aug, True, True),
+        }, args.steps, args.rounds)
+        rows.append(row(f"residual CNN depth {args.cnn_depth} width {args.cnn_width}, batch 64, "
+                        "crop+flip", speeds))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{args.rounds} rounds, median img/s")
+    print("| model | lab-style | lab model step alone | reslab | ratio, median (range) |\n"
+          "|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
