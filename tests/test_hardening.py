@@ -6,6 +6,7 @@ import pickle
 import signal
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,6 +124,7 @@ def test_unsafe_pickle_is_refused_in_process(tmp_path, monkeypatch):
 
 LONG = {"train_mlp": {"train": {"epochs": 30}}}
 TIMING = {"train_seconds"}
+STATE = Path(".resume/train_mlp/2-residual.pt")
 
 
 def metrics_of(ws) -> dict:
@@ -145,12 +147,10 @@ def reference(workspace_template, tmp_path_factory):
     return ws
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
-                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
-def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig):
-    workspace.set_params(LONG)
-    state = workspace.path / ".resume/train_mlp/2-residual.pt"
-    proc = workspace.stage(*MLP)
+def interrupt_mid_run(workspace, sig, env=None):
+    """Start the MLP variant, send `sig` once an epoch has been checkpointed; (process, stderr)."""
+    state = workspace.path / STATE
+    proc = workspace.stage(*MLP, env=env)
     deadline = time.time() + 120
     while not state.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -158,6 +158,15 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
+    return proc, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig):
+    workspace.set_params(LONG)
+    state = workspace.path / STATE
+    proc, err = interrupt_mid_run(workspace, sig)
     assert proc.returncode != 0
     assert not (workspace.path / "metrics/train_mlp/2-residual.json").exists()
     assert state.exists(), "a resumable checkpoint is left"
@@ -169,6 +178,26 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     assert "resuming after epoch" in again.stdout
     assert metrics_of(workspace) == metrics_of(reference)
     assert not state.exists()
+
+
+def test_interrupted_wandb_run_is_continued_not_restarted(workspace):
+    workspace.set_params({"train_mlp": {"train": {"epochs": 30, "wandb": True}}})
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(workspace.path)}
+    id_file = workspace.path / STATE.with_suffix(".wandb.json")
+    proc, _ = interrupt_mid_run(workspace, signal.SIGTERM, env)
+    assert proc.returncode == 143
+    run_id = json.loads(id_file.read_text())["id"]
+    again = workspace.run(*MLP, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "resuming after epoch" in again.stdout
+    runs = sorted(p.name for p in (workspace.path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(name.endswith(f"-{run_id}") for name in runs), runs
+    assert not id_file.exists()
+    # a finished run leaves no id behind: the next run of the stage is a new wandb run
+    assert workspace.run(*MLP, env=env).returncode == 0
+    ids = {name.rsplit("-", 1)[1] for name in
+           (p.name for p in (workspace.path / "wandb").glob("offline-run-*"))}
+    assert len(ids) == 2
 
 
 def test_same_params_same_metrics_other_seed_differs(workspace, reference):

@@ -90,8 +90,9 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
     grads = [{"phase": "init", **r} for r in gradient_norms(model, probe_batches)] \
         if probe_batches else []
 
-    tracker = Tracker(cfg.wandb, cfg.wandb_project, name, stage, run_config)
     key = fingerprint(name, run_config, saved.spec, len(data.train), len(data.val))
+    tracker = Tracker(cfg.wandb, cfg.wandb_project, name, stage, run_config,
+                      id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key)
     result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, tracker=tracker,
                  desc=name)
     test_metrics = evaluate(model, test, bf16=cfg.bf16)

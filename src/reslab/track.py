@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -50,17 +51,37 @@ def write_table(path: str | Path, rows: list[dict]) -> None:
 
 
 class Tracker:
-    """A thin wandb run: a no-op when disabled by param or by WANDB_MODE=disabled."""
+    """A thin wandb run: a no-op when disabled by param or by WANDB_MODE=disabled.
 
-    def __init__(self, enabled: bool, project: str, name: str, group: str, config: dict):
-        self.run = None
+    With `id_file`, an interrupted run is continued rather than restarted: the run id is kept
+    there with the run's `fingerprint` until `finish`, and a re-run with the same fingerprint
+    resumes that wandb run (as the training state resumes from `.resume/`).
+    """
+
+    def __init__(self, enabled: bool, project: str, name: str, group: str, config: dict, *,
+                 id_file: str | Path | None = None, fingerprint: str = ""):
+        self.run, self.id_file = None, Path(id_file) if id_file else None
         mode = os.environ.get("WANDB_MODE", "offline")
         if not enabled or mode == "disabled":
             return
         import wandb
 
+        run_id = self._run_id(fingerprint) if self.id_file else None
         self.run = wandb.init(project=project, name=name, group=group, config=config, mode=mode,
-                              dir=os.environ.get("WANDB_DIR", "."), reinit="finish_previous")
+                              dir=os.environ.get("WANDB_DIR", "."), reinit="finish_previous",
+                              id=run_id, resume="allow" if run_id else None)
+
+    def _run_id(self, fingerprint: str) -> str:
+        """The interrupted run's id when its fingerprint matches, else a new one, saved."""
+        try:
+            saved = json.loads(self.id_file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if isinstance(saved, dict) and saved.get("fingerprint") == fingerprint and saved.get("id"):
+            return str(saved["id"])
+        run_id = uuid.uuid4().hex[:12]
+        write_json(self.id_file, {"fingerprint": fingerprint, "id": run_id})
+        return run_id
 
     def log(self, row: dict) -> None:
         if self.run is not None:
@@ -70,3 +91,5 @@ class Tracker:
         if self.run is not None:
             self.run.summary.update(summary or {})
             self.run.finish()
+        if self.id_file is not None:
+            self.id_file.unlink(missing_ok=True)
