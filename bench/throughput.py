@@ -75,7 +75,7 @@ def lab_style(model: nn.Module, ds, batch_size: int, step_only: bool = False):
 
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
          channels_last: bool):
-    """The engine's own epoch loop (`run_epoch`) over a fresh slice of the training split."""
+    """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split."""
     cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last, wandb=False)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

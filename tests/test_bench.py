@@ -43,5 +43,6 @@ def test_lab_style_goes_on_to_new_epochs_and_step_only_reuses_one_batch():
     assert throughput.lab_style(counting_mlp(seen), ds, 4)(5) > 0
     assert seen == [4, 3, 4, 3, 4] and len(calls) == 18  # every image through the transform
     calls.clear()
-    assert throughput.lab_style(counting_mlp(seen := []), ds, 4, step_only=True)(5) > 0
+    seen.clear()
+    assert throughput.lab_style(counting_mlp(seen), ds, 4, step_only=True)(5) > 0
     assert seen == [4] * 5 and len(calls) == 4  # one batch drawn, up front

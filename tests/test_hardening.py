@@ -190,14 +190,14 @@ def test_interrupted_wandb_run_is_continued_not_restarted(workspace):
     again = workspace.run(*MLP, env=env)
     assert again.returncode == 0, again.stderr
     assert "resuming after epoch" in again.stdout
-    runs = sorted(p.name for p in (workspace.path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(name.endswith(f"-{run_id}") for name in runs), runs
+    def run_ids():  # offline runs are folders named offline-run-<time>-<id>
+        return [p.name.rsplit("-", 1)[1] for p in (workspace.path / "wandb").glob("offline-run-*")]
+
+    assert run_ids() == [run_id, run_id]
     assert not id_file.exists()
     # a finished run leaves no id behind: the next run of the stage is a new wandb run
     assert workspace.run(*MLP, env=env).returncode == 0
-    ids = {name.rsplit("-", 1)[1] for name in
-           (p.name for p in (workspace.path / "wandb").glob("offline-run-*"))}
-    assert len(ids) == 2
+    assert len(set(run_ids())) == 2
 
 
 def test_same_params_same_metrics_other_seed_differs(workspace, reference):
