@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from reslab.config import AugmentConfig, TrainConfig
+from reslab.core.config import AugmentConfig, TrainConfig
 from reslab.data.augment import build_augment
 from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.models.cnn import CNN

@@ -1,7 +1,10 @@
-"""Stage analyze_<study>: figures and a summary across the variants of a depth study.
+"""Stage analyze_<study>: statistics over seeds, figures and a per-epoch table of a depth study.
 
-Writes plots/figures/<study>/gradflow_depth<d>.png, accuracy_vs_depth.png and
-metrics/analyze/<study>.json (per depth: accuracies, gap, first-layer gradient ratio at init).
+Writes metrics/analyze/<study>.json (per depth: test-accuracy spread per arch, the paired
+residual - plain gap with its 95% interval, the first layer's gradient ratio at initialisation),
+plots/curves/<study>.csv (every variant's per-epoch history, one long table for `dvc plots`) and
+under plots/figures/<study>/: accuracy_vs_depth.png, gradflow_depth<d>.png and
+gradflow_heatmap_depth<d>.png.
 """
 
 import argparse
@@ -9,15 +12,29 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from reslab.cli import run_stage
-from reslab.config import CNNStudyConfig, MLPStudyConfig, load_section
-from reslab.report.figures import accuracy_figure, gradflow_figure
-from reslab.track import read_json, require, write_metrics
+from reslab.core.cli import run_stage
+from reslab.core.config import CNNStudyConfig, MLPStudyConfig, load_section
+from reslab.core.track import write_metrics, write_table
+from reslab.report.collect import (
+    accuracy_statistics,
+    gradflow_tables,
+    study_curves,
+    study_metrics,
+)
+from reslab.report.figures import accuracy_figure, gradflow_figure, gradflow_heatmap
 
 STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST"),
            "train_cnn": (CNNStudyConfig, "CNN on CIFAR-10")}
+
+
+def first_layer_ratio(runs: dict) -> float:
+    """Mean first-layer weight-gradient norm at initialisation, residual over plain."""
+    def first(by_seed):
+        norms = [df[(df.epoch == 0) & (df.param == "weight") & (df.layer == 0)].grad_norm.iloc[0]
+                 for df in by_seed.values()]
+        return sum(norms) / len(norms)
+
+    return float(f"{first(runs['residual']) / first(runs['plain']):.4g}")
 
 
 def main(argv: list[str]) -> None:
@@ -27,25 +44,22 @@ def main(argv: list[str]) -> None:
     cls, label = STUDIES[study]
     cfg = load_section(study, cls)
     figures = Path("plots/figures") / study
-    acc: dict[str, dict[int, float]] = {arch: {} for arch in cfg.archs}
-    summary = {}
-    for depth in cfg.depths:
-        tables = {}
-        for arch in cfg.archs:
-            variant = f"{depth}-{arch}"
-            metrics = read_json(Path("metrics", study, f"{variant}.json"))
-            acc[arch][depth] = metrics["test_acc"]
-            tables[arch] = pd.read_csv(require(Path("plots/gradflow", study, f"{variant}.csv")))
-        gradflow_figure(tables, f"{label}, depth {depth}: gradient flow",
+    metrics = study_metrics(study, cfg)
+    summary = accuracy_statistics(metrics)
+    for depth, runs in gradflow_tables(study, cfg).items():
+        selected = {arch: {s: m["selected_epoch"] for s, m in metrics[depth][arch].items()}
+                    for arch in runs}
+        gradflow_figure(runs, selected, f"{label}, depth {depth}: gradient flow",
                         figures / f"gradflow_depth{depth}.png")
-        row = {f"{arch}_test_acc": acc[arch][depth] for arch in cfg.archs}
-        if {"plain", "residual"} <= set(tables):
-            first = {a: t[(t.phase == "init") & (t.param == "weight") & (t.layer == 0)]
-                     .grad_norm.iloc[0] for a, t in tables.items()}
-            row["residual_minus_plain"] = round(acc["residual"][depth] - acc["plain"][depth], 4)
-            row["init_first_layer_grad_ratio"] = float(f"{first['residual'] / first['plain']:.4g}")
-        summary[str(depth)] = row
+        gradflow_heatmap(runs, f"{label}, depth {depth}: gradient flow over training",
+                         figures / f"gradflow_heatmap_depth{depth}.png")
+        if {"plain", "residual"} <= set(runs):
+            summary[str(depth)]["init_first_layer_grad_ratio"] = first_layer_ratio(runs)
+    acc = {arch: {d: {s: m["test_acc"] for s, m in metrics[d][arch].items()} for d in metrics}
+           for arch in cfg.archs}
     accuracy_figure(acc, f"{label}: test accuracy against depth", figures / "accuracy_vs_depth.png")
+    curves = study_curves(study, cfg)
+    write_table(Path("plots/curves") / f"{study}.csv", curves.to_dict("records"))
     write_metrics(Path("metrics/analyze", f"{study}.json"), summary)
     print(json.dumps(summary, indent=1))
 

@@ -1,7 +1,8 @@
 """Stage extract_features: pooled features of the improved backbone for the transfer dataset.
 
 Writes data/features/<dataset>.npz (train/val/test features and labels), computed once in eval
-mode without augmentation; the SVM baseline and the fast linear probe read it.
+mode, fp32, without augmentation, on the same training subset the fine-tuning rungs use; the
+SVM baseline and the fast linear probe read it.
 """
 
 import sys
@@ -9,24 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
-from reslab.atomic import atomic_path
-from reslab.cli import run_stage
-from reslab.config import TransferConfig, load_section
+from reslab.core.atomic import atomic_path
+from reslab.core.cli import run_stage
+from reslab.core.config import TransferConfig, load_runtime, load_section
 from reslab.data.loader import BatchLoader, load_prepared
-from reslab.train.engine import resolve_device
+from reslab.train.distributed import device_for
 from reslab.transfer import BACKBONE, extract_features, load_cnn
 
 
 def main(argv: list[str]) -> None:
     cfg = load_section("transfer", TransferConfig)
     data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset)
-    device = resolve_device(cfg.device)
+    device = device_for(load_runtime().device)
     model = load_cnn(BACKBONE, in_channels=data.image_shape[-1]).to(device)
     arrays = {}
     for name in ("train", "val", "test"):
         split = getattr(data, name)
         loader = BatchLoader(split, cfg.feature_batch_size, data.mean, data.std, device=device)
-        arrays[f"{name}_x"] = extract_features(model, loader, cfg.bf16)
+        arrays[f"{name}_x"] = extract_features(model, loader)
         arrays[f"{name}_y"] = split.y.numpy()
     arrays["classes"] = np.array(data.classes)
     out = Path("data/features") / f"{cfg.dataset}.npz"

@@ -1,41 +1,52 @@
-"""Stage finetune_<rung>@<optimizer>: one rung of the fine-tuning ladder on the transfer dataset.
+"""Stage finetune_<rung>: one rung of the fine-tuning ladder on the transfer dataset.
 
-ft0 starts from the linear probe and trains the head + last residual block; ft1 starts from ft0
-and adds the block before; ft2 from ft1 adds one more; ft2_aug is ft2 with strong train-only
-augmentation, starting from ft1 of `transfer.ft2_aug_optimizer`. Frozen blocks stay in eval mode.
+ft0@<optimizer> starts from that optimizer's linear probe and trains the head + last residual
+block; ft1 starts from ft0 and adds the block before; ft2 from ft1 adds one more. ft2_aug is ft2
+with strong train-only augmentation, from FT1 of `transfer.ft2_aug.train.optimizer`; full trains
+every layer with the improved recipe, from the linear probe of `transfer.full.train.optimizer`.
+Frozen BatchNorm layers stay in eval mode.
 """
 
 import argparse
 import sys
 
-from reslab.cli import run_stage
-from reslab.config import TransferConfig, as_dict, load_section
+from reslab.core.cli import run_stage
+from reslab.core.config import TransferConfig, as_dict, load_runtime, load_section
+from reslab.core.errors import ConfigError
 from reslab.data.augment import build_augment
 from reslab.data.loader import load_prepared
-from reslab.errors import ConfigError
-from reslab.study import run_variant
+from reslab.train.study import run_variant
 from reslab.transfer import RUNGS, STARTS_FROM, freeze, load_cnn
+
+SINGLE = ("ft2_aug", "full")  # one optimizer each, named in their own `train` section
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("rung", choices=["ft0", "ft1", "ft2", "ft2_aug"])
-    parser.add_argument("--optimizer", help="the ladder (default for ft2_aug: from params)")
+    parser.add_argument("rung", choices=["ft0", "ft1", "ft2", *SINGLE])
+    parser.add_argument("--optimizer", help="the ladder (ft0, ft1, ft2)")
     args = parser.parse_args(argv)
     cfg = load_section("transfer", TransferConfig)
     stage = f"finetune_{args.rung}"
-    aug_rung = args.rung == "ft2_aug"
-    optimizer = args.optimizer or (cfg.ft2_aug_optimizer if aug_rung else None)
-    if optimizer is None:
+    if args.rung in SINGLE:
+        rung = getattr(cfg, args.rung)
+        recipe, variant = rung.train, None
+        if recipe.optimizer not in cfg.optimizers:
+            raise ConfigError(f"transfer.{args.rung}.train.optimizer: {recipe.optimizer!r} has "
+                              f"no ladder to start from (transfer.optimizers: {cfg.optimizers})")
+    elif args.optimizer:
+        rung = cfg.finetune
+        recipe, variant = rung.recipe(args.optimizer), args.optimizer
+    else:
         raise ConfigError(f"{stage}: --optimizer is required")
-    rung = cfg.ft2_aug if aug_rung else cfg.finetune
-    recipe = rung.recipe(optimizer)
-    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset, recipe.seed)
-    start = f"models/{STARTS_FROM[stage]}/{optimizer}.pt"
+    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data = load_prepared(data_path, cfg.train_subset)
+    start = f"models/{STARTS_FROM[stage]}/{recipe.optimizer}.pt"
     model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
     freeze(model, RUNGS[stage])
-    run_variant(stage, None if aug_rung else optimizer, model, data, recipe,
-                run_config={**as_dict(cfg), "rung": args.rung, "optimizer": optimizer,
+    run_variant(stage, variant, model, data, recipe, seed=cfg.seed, runtime=load_runtime(),
+                inputs=[data_path, start],
+                run_config={**as_dict(cfg), "rung": args.rung, "optimizer": recipe.optimizer,
                             "starts_from": start},
                 augment=build_augment(rung.augment))
 

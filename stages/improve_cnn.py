@@ -4,20 +4,22 @@ import sys
 
 import torch
 
-from reslab.cli import run_stage
-from reslab.config import ImproveConfig, as_dict, load_section
+from reslab.core.cli import run_stage
+from reslab.core.config import ImproveConfig, as_dict, load_runtime, load_section
 from reslab.data.augment import build_augment
 from reslab.data.loader import load_prepared
 from reslab.models.cnn import CNN
-from reslab.study import run_variant
+from reslab.train.study import run_variant
 
 
 def main(argv: list[str]) -> None:
     cfg = load_section("improve_cnn", ImproveConfig)
-    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset, cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
+    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data = load_prepared(data_path, cfg.train_subset)
+    torch.manual_seed(cfg.seed)
     model = CNN(cfg.depth, cfg.width, True, data.num_classes, data.image_shape[-1])
-    run_variant("improve_cnn", None, model, data, cfg.train, run_config=as_dict(cfg),
+    run_variant("improve_cnn", None, model, data, cfg.train, seed=cfg.seed,
+                runtime=load_runtime(), inputs=[data_path], run_config=as_dict(cfg),
                 gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
 
 

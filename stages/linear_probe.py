@@ -1,17 +1,26 @@
 """Stage linear_probe@<optimizer>: a new head on the frozen backbone, trained on its features.
 
 The backbone is frozen and there is no augmentation, so the head trains on the features that
-`extract_features` computed once (equal to running the backbone every epoch, much faster).
-The saved model is the whole network (backbone + head), where FT0 starts.
+`extract_features` computed once (equal to running the backbone every epoch, much faster),
+standardised with the training split's statistics as the SVM baseline's are. The saved model is
+the whole network (backbone + the head folded back onto raw features), where FT0 starts.
 """
 
 import argparse
 import sys
 
-from reslab.cli import run_stage
-from reslab.config import TransferConfig, as_dict, load_section
-from reslab.study import run_variant
-from reslab.transfer import BACKBONE, feature_data, freeze, load_cnn, load_features, with_new_head
+from reslab.core.cli import run_stage
+from reslab.core.config import TransferConfig, as_dict, load_runtime, load_section
+from reslab.train.study import run_variant
+from reslab.transfer import (
+    BACKBONE,
+    feature_data,
+    freeze,
+    load_cnn,
+    load_features,
+    unstandardised_head,
+    with_new_head,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -20,12 +29,20 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     cfg = load_section("transfer", TransferConfig)
     recipe = cfg.probe.recipe(args.optimizer)
-    features = load_features(f"data/features/{cfg.dataset}.npz")
+    features_path = f"data/features/{cfg.dataset}.npz"
+    features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
-    model = with_new_head(load_cnn(BACKBONE), data.num_classes, recipe.seed)
+    model = with_new_head(load_cnn(BACKBONE), data.num_classes, cfg.seed)
     freeze(model, 0)
-    run_variant("linear_probe", args.optimizer, model.head, data, recipe,
-                run_config={**as_dict(cfg), "optimizer": args.optimizer}, saved=model)
+
+    def fold_standardisation() -> None:
+        model.head = unstandardised_head(model.head, data.mean, data.std)
+        model.head.requires_grad_(True)
+
+    run_variant("linear_probe", args.optimizer, model.head, data, recipe, seed=cfg.seed,
+                runtime=load_runtime(), inputs=[features_path, BACKBONE],
+                run_config={**as_dict(cfg), "optimizer": args.optimizer}, saved=model,
+                finish=fold_standardisation)
 
 
 if __name__ == "__main__":

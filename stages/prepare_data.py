@@ -1,13 +1,14 @@
-"""Stage prepare_data@<name>: fetch one dataset and write data/prepared/<name>.{npz,json}."""
+"""Stage prepare_data@<name>: decode data/source/<name>/ into data/prepared/<name>.{npz,json}."""
 
 import argparse
 import sys
+from pathlib import Path
 
-from reslab.cli import run_stage
-from reslab.config import DataConfig, load_section
-from reslab.data.prepare import prepare
-from reslab.data.sources import load_source, resolve_source
-from reslab.errors import ConfigError
+from reslab.core.cli import run_stage
+from reslab.core.config import DataConfig, load_section
+from reslab.core.errors import ConfigError
+from reslab.datasets.prepare import prepare
+from reslab.datasets.sources import read_source_dir
 
 OUT_DIR = "data/prepared"
 
@@ -19,10 +20,9 @@ def main(argv: list[str]) -> None:
     cfg = load_section("data", DataConfig)
     if args.name not in cfg.datasets:
         raise ConfigError(f"data.datasets: {args.name!r} is not listed ({cfg.datasets})")
-    source = resolve_source(args.name)
-    print(f"{args.name}: reading from {source.kind} ({source.path})", flush=True)
-    raw = load_source(args.name, source)
-    manifest = prepare(args.name, raw, source, cfg.val_size, cfg.seed, OUT_DIR)
+    raw, kind, archive = read_source_dir(args.name, Path("data/source") / args.name)
+    manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, OUT_DIR, source=kind,
+                       source_file=archive)
     counts = {k: v["total"] for k, v in manifest["counts"].items()}
     print(f"{args.name}: {counts}, {manifest['num_classes']} classes, "
           f"shape {manifest['image_shape']} -> {OUT_DIR}/{args.name}.npz")

@@ -1,83 +1,123 @@
-"""Stage report: reports/results.md and its figures, from every metrics file of the study."""
+"""Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
+metrics/summary.json (the study's headline numbers: one readable row per experiment)."""
 
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from reslab.atomic import write_text
-from reslab.cli import run_stage
-from reslab.config import (
+from reslab.core.atomic import write_text
+from reslab.core.cli import run_stage
+from reslab.core.config import (
     CNNStudyConfig,
     ImproveConfig,
     MLPStudyConfig,
     TransferConfig,
     load_section,
 )
+from reslab.core.track import read_json, require, write_metrics, write_table
 from reslab.report import lab
-from reslab.report.figures import curves_figure, ladder_figure
-from reslab.report.results import HEADER, improved_section, scale, study_section, transfer_section
-from reslab.track import read_json, require
+from reslab.report.collect import accuracy_statistics, study_curves, study_metrics
+from reslab.report.figures import LADDER, curves_figure, ladder_figure
+from reslab.report.results import (
+    HEADER,
+    improved_section,
+    scale,
+    study_section,
+    transfer_section,
+)
 
 OUT = Path("reports")
+SINGLE = {"finetune_ft2_aug": "ft2_aug", "finetune_full": "full"}
 
 
-def study(name: str, cfg) -> tuple[dict, dict]:
-    """Metrics and per-epoch histories of a depth study, keyed by depth and variant."""
-    metrics, histories = {}, {}
-    for depth in cfg.depths:
-        for arch in cfg.archs:
-            metrics.setdefault(depth, {})[arch] = read_json(f"metrics/{name}/{depth}-{arch}.json")
-            histories[f"{depth}-{arch}"] = pd.read_csv(require(f"plots/{name}/{depth}-{arch}.csv"))
-    return metrics, histories
+def transfer_curves(ladders: list[str], single: dict[str, str]) -> None:
+    """plots/curves/transfer/<rung>.csv: one long table per rung, a line per optimizer (FT2's
+    also holds FT2+aug and the full fine-tune)."""
+    for rung in LADDER:
+        frames = [pd.read_csv(require(f"plots/{rung}/{opt}.csv")).assign(variant=opt)
+                  for opt in ladders]
+        if rung == "finetune_ft2":
+            frames += [pd.read_csv(require(f"plots/{stage}.csv")).assign(
+                variant=f"{name} ({opt})") for stage, (name, opt) in single.items()]
+        write_table(Path("plots/curves/transfer") / f"{rung}.csv",
+                    pd.concat(frames).to_dict("records"))
 
 
 def main(argv: list[str]) -> None:
-    mlp_cfg = load_section("train_mlp", MLPStudyConfig)
-    cnn_cfg = load_section("train_cnn", CNNStudyConfig)
-    imp_cfg = load_section("improve_cnn", ImproveConfig)
-    tr_cfg = load_section("transfer", TransferConfig)
-    sections = [HEADER]
-    studies = {}
-    for name, cfg, refs, label in (("train_mlp", mlp_cfg, lab.MLP, "MLP on MNIST"),
-                                   ("train_cnn", cnn_cfg, lab.CNN, "CNN on CIFAR-10")):
-        studies[name], histories = study(name, cfg)
+    cfgs = {"train_mlp": load_section("train_mlp", MLPStudyConfig),
+            "train_cnn": load_section("train_cnn", CNNStudyConfig)}
+    imp = load_section("improve_cnn", ImproveConfig)
+    tr = load_section("transfer", TransferConfig)
+    manifests = {name: read_json(f"data/prepared/{name}.json")
+                 for name in {c.dataset for c in cfgs.values()} | {imp.dataset, tr.dataset}}
+    sections, summary, stats = [HEADER], {}, {}
+    for name, refs, label in (("train_mlp", lab.MLP, "MLP on MNIST"),
+                              ("train_cnn", lab.CNN, "CNN on CIFAR-10")):
+        cfg = cfgs[name]
+        metrics = study_metrics(name, cfg)
+        stats[name] = accuracy_statistics(metrics)
         curves = OUT / "figures" / f"curves_{name}.png"
-        curves_figure(histories, f"{label}: validation accuracy per epoch", curves)
+        curves_figure(study_curves(name, cfg), f"{label}: validation accuracy per epoch "
+                      "(mean over seeds)", curves)
         figures = [f"../plots/figures/{name}/accuracy_vs_depth.png",
                    *(f"../plots/figures/{name}/gradflow_depth{d}.png" for d in cfg.depths),
-                   f"figures/{curves.name}"]
-        note = scale(cfg.train_subset, cfg.train.epochs, cfg.width)
-        sections.append(study_section(label, studies[name], refs, note, figures))
+                   *(f"../plots/figures/{name}/gradflow_heatmap_depth{d}.png"
+                     for d in cfg.depths), f"figures/{curves.name}"]
+        why = lab.comparable(name, manifests[cfg.dataset], cfg.train_subset, cfg.train.epochs,
+                             cfg.width)
+        sections.append(study_section(label, metrics, stats[name], refs,
+                                      scale(cfg.train_subset, cfg.train.epochs, cfg.width), why,
+                                      figures))
+        summary[f"{name.removeprefix('train_')}_gap"] = {
+            str(d): s["residual_minus_plain"]["mean"] for d, s in stats[name].items()
+            if "residual_minus_plain" in s}
 
-    lab_recipe = studies["train_cnn"].get(imp_cfg.depth, {}).get("residual")
-    same_scale = (imp_cfg.width, imp_cfg.train_subset) == (cnn_cfg.width, cnn_cfg.train_subset)
-    sections.append(improved_section(
-        read_json("metrics/improve_cnn.json"), lab_recipe if same_scale else None,
-        scale(imp_cfg.train_subset, imp_cfg.train.epochs, imp_cfg.width)))
+    cnn = cfgs["train_cnn"]
+    same_scale = (imp.width, imp.train_subset, imp.dataset) == (cnn.width, cnn.train_subset,
+                                                                cnn.dataset)
+    lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") if same_scale \
+        else None
+    improved = read_json("metrics/improve_cnn.json")
+    why_imp = lab.comparable("improve_cnn", manifests[imp.dataset], imp.train_subset,
+                             imp.train.epochs, imp.width)
+    sections.append(improved_section(improved, lab_recipe,
+                                     scale(imp.train_subset, imp.train.epochs, imp.width), why_imp))
 
-    manifest = read_json(f"data/prepared/{tr_cfg.dataset}.json")
-    source = f"`{tr_cfg.dataset}` from {manifest['source']}"
+    manifest = manifests[tr.dataset]
+    source = f"`{tr.dataset}` from {manifest['source']}"
     if manifest.get("source_file"):
         source += f" ({manifest['source_file']})"
     if manifest.get("source_note"):
         source += f", **{manifest['source_note']}**"
     source += f", {manifest['num_classes']} classes"
-    ladders = {opt: {rung: read_json(f"metrics/{rung}/{opt}.json")
-                     for rung in ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")}
-               for opt in tr_cfg.optimizers}
+    ladders = {opt: {rung: read_json(f"metrics/{rung}/{opt}.json") for rung in LADDER}
+               for opt in tr.optimizers}
+    single = {stage: (getattr(tr, key).train.optimizer, read_json(f"metrics/{stage}.json"))
+              for stage, key in SINGLE.items()}
     svm = read_json("metrics/svm_baseline.json")
-    aug = read_json("metrics/finetune_ft2_aug.json")
     ladder_png = OUT / "figures" / "transfer_ladder.png"
-    extras = {"SVM": svm["test_acc"], f"FT2+aug ({tr_cfg.ft2_aug_optimizer})": aug["test_acc"]}
+    extras = {"SVM": svm["test_acc"]} | {
+        f"{SINGLE[stage]} ({opt})": m["test_acc"] for stage, (opt, m) in single.items()}
     ladder_figure({o: {r: m["test_acc"] for r, m in rungs.items()} for o, rungs in ladders.items()},
-                  extras, f"Transfer to {tr_cfg.dataset}: test accuracy per rung", ladder_png)
+                  extras, f"Transfer to {tr.dataset}: test accuracy per rung", ladder_png)
+    transfer_curves(tr.optimizers, {s: (SINGLE[s], opt) for s, (opt, _) in single.items()})
+    why_tr = lab.comparable("transfer", manifest, tr.train_subset, tr.finetune.train.epochs)
+    if why_tr is None and why_imp is not None:
+        why_tr = f"the backbone is not at the lab's scale ({why_imp})"
     sections.append(transfer_section(
-        svm, ladders, aug, tr_cfg.ft2_aug_optimizer,
-        scale(tr_cfg.train_subset, tr_cfg.finetune.train.epochs) + " (fine-tuning rungs)",
-        source, f"figures/{ladder_png.name}"))
+        svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs) + " per rung",
+        why_tr, source, f"figures/{ladder_png.name}"))
+
+    best = {rung: max(ladders[o][rung]["test_acc"] for o in tr.optimizers) for rung in LADDER}
+    summary |= {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"],
+                "probe_best": best["linear_probe"], "ft0_best": best["finetune_ft0"],
+                "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
+                "ft2_aug": single["finetune_ft2_aug"][1]["test_acc"],
+                "full": single["finetune_full"][1]["test_acc"]}
+    write_metrics("metrics/summary.json", summary)
     write_text(OUT / "results.md", "\n".join(sections))
-    print(f"report: {OUT / 'results.md'}")
+    print(f"report: {OUT / 'results.md'}, metrics/summary.json")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from reslab.cli import run_stage
-from reslab.config import TransferConfig, load_section
-from reslab.track import write_metrics
+from reslab.core.cli import run_stage
+from reslab.core.config import TransferConfig, load_section
+from reslab.core.track import write_metrics
 from reslab.transfer import load_features
 
 

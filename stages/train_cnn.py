@@ -1,26 +1,27 @@
-"""Stage train_cnn@<depth>-<arch>: one CNN of the depth x {plain, residual} study on CIFAR-10."""
+"""Stage train_cnn@<depth>-<arch>-<seed>: one CNN of the depth x arch x seed study on CIFAR-10."""
 
 import sys
 
 import torch
 
-from reslab.cli import depth_variant, run_stage
-from reslab.config import CNNStudyConfig, as_dict, load_section
+from reslab.core.cli import depth_variant, run_stage
+from reslab.core.config import CNNStudyConfig, as_dict, load_runtime, load_section
 from reslab.data.augment import build_augment
 from reslab.data.loader import load_prepared
 from reslab.models.cnn import CNN
-from reslab.study import run_variant
+from reslab.train.study import run_variant
 
 
 def main(argv: list[str]) -> None:
-    depth, arch = depth_variant(argv, __doc__)
+    depth, arch, seed = depth_variant(argv, __doc__)
     cfg = load_section("train_cnn", CNNStudyConfig)
-    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset, cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
-    model = CNN(depth, cfg.width, arch == "residual", data.num_classes,
-                data.image_shape[-1])
-    run_variant("train_cnn", f"{depth}-{arch}", model, data, cfg.train,
-                run_config={**as_dict(cfg), "depth": depth, "arch": arch},
+    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data = load_prepared(data_path, cfg.train_subset)
+    torch.manual_seed(seed)
+    model = CNN(depth, cfg.width, arch == "residual", data.num_classes, data.image_shape[-1])
+    run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
+                runtime=load_runtime(), inputs=[data_path],
+                run_config={**as_dict(cfg), "depth": depth, "arch": arch, "seed": seed},
                 gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
 
 

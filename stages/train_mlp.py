@@ -1,24 +1,26 @@
-"""Stage train_mlp@<depth>-<arch>: one MLP of the depth x {plain, residual} study on MNIST."""
+"""Stage train_mlp@<depth>-<arch>-<seed>: one MLP of the depth x arch x seed study on MNIST."""
 
 import sys
 
 import torch
 
-from reslab.cli import depth_variant, run_stage
-from reslab.config import MLPStudyConfig, as_dict, load_section
+from reslab.core.cli import depth_variant, run_stage
+from reslab.core.config import MLPStudyConfig, as_dict, load_runtime, load_section
 from reslab.data.loader import load_prepared
 from reslab.models.mlp import MLP
-from reslab.study import run_variant
+from reslab.train.study import run_variant
 
 
 def main(argv: list[str]) -> None:
-    depth, arch = depth_variant(argv, __doc__)
+    depth, arch, seed = depth_variant(argv, __doc__)
     cfg = load_section("train_mlp", MLPStudyConfig)
-    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset, cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
+    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data = load_prepared(data_path, cfg.train_subset)
+    torch.manual_seed(seed)
     model = MLP(depth, cfg.width, arch == "residual", data.image_shape, data.num_classes)
-    run_variant("train_mlp", f"{depth}-{arch}", model, data, cfg.train,
-                run_config={**as_dict(cfg), "depth": depth, "arch": arch},
+    run_variant("train_mlp", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
+                runtime=load_runtime(), inputs=[data_path],
+                run_config={**as_dict(cfg), "depth": depth, "arch": arch, "seed": seed},
                 gradflow_batches=cfg.gradflow_batches)
 
 

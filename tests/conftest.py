@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import os
 import shutil
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from reslab.data.standin import make_imagefolder_zip
+from reslab.datasets.standin import make_imagefolder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
@@ -105,12 +106,11 @@ class DvcRepo:
 def dvc_repo(tmp_path, mirror) -> DvcRepo:
     repo = tmp_path / "repo"
     repo.mkdir()
-    for item in ("dvc.yaml", "params.yaml"):
+    for item in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / item, repo / item)
-    for folder in ("stages", "src"):
+    for folder in ("stages", "src", "sources", "profiles"):
         shutil.copytree(ROOT / folder, repo / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "dvc.lock"))
     env = {**os.environ, "RESLAB_DATA_MIRROR": str(mirror), "WANDB_MODE": "disabled",
            "RESLAB_TORCHVISION_ROOT": str(tmp_path / "tvroot"), "GIT_AUTHOR_NAME": "t",
            "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
@@ -119,6 +119,7 @@ def dvc_repo(tmp_path, mirror) -> DvcRepo:
     r.run("git", "init", "-q")
     r.dvc("init", "-q")
     r.dvc("config", "core.analytics", "false")
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
     r.set_params(TINY_PARAMS)
     r.commit("init")
     return r
@@ -157,10 +158,10 @@ class Workspace:
 
 
 WORKSPACE_PARAMS = deep_update(
-    {k: v for k, v in TINY_PARAMS.items()},
-    {"train_mlp": {"width": 16, "train": {"batch_size": 8, "wandb": False}},
-     "train_cnn": {"depths": [9], "width": 4, "train": {"epochs": 1, "wandb": False}},
-     "transfer": {"probe": {"train": {"wandb": False}}, "finetune": {"train": {"wandb": False}}}},
+    copy.deepcopy(TINY_PARAMS),
+    {"runtime": {"wandb": False},
+     "train_mlp": {"width": 16, "train": {"batch_size": 8}},
+     "train_cnn": {"depths": [9], "width": 4, "train": {"epochs": 1}}},
 )
 
 
@@ -169,8 +170,8 @@ def workspace_template(tmp_path_factory) -> Path:
     """Prepared tiny datasets and checkpoints, built once; tests copy it."""
     import torch
 
-    from reslab.data.prepare import prepare
-    from reslab.data.sources import Source, read_imagefolder_zip
+    from reslab.datasets.imagefolder import read_imagefolder_zip
+    from reslab.datasets.prepare import prepare
     from reslab.models.cnn import CNN
     from reslab.train.checkpoint import save_model
 
@@ -183,7 +184,7 @@ def workspace_template(tmp_path_factory) -> Path:
              "cifar100": dict(classes=3, n_train=10, size=32, mode="RGB")}
     for name, spec in specs.items():
         z = make_imagefolder_zip(root / "zips" / f"{name}.zip", n_test=3, **spec)
-        prepare(name, read_imagefolder_zip(z), Source("mirror", z), 20, 0, root / "data/prepared")
+        prepare(name, read_imagefolder_zip(z), 20, 0, root / "data/prepared")
     torch.manual_seed(0)
     backbone = CNN(9, 4, True, num_classes=10)
     save_model(root / "models/improve_cnn.pt", backbone, backbone.spec)

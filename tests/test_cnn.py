@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from reslab.errors import ConfigError
+from reslab.core.errors import ConfigError
 from reslab.models import build_model
 from reslab.models.cnn import CNN, ConvBlock, ResidualBlock
 

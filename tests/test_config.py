@@ -1,7 +1,15 @@
 import pytest
 
-from reslab.config import DataConfig, MLPStudyConfig, TrainConfig, load_section
-from reslab.errors import ConfigError
+from reslab.core.config import (
+    DataConfig,
+    MLPStudyConfig,
+    RuntimeConfig,
+    TrainConfig,
+    TransferConfig,
+    load_runtime,
+    load_section,
+)
+from reslab.core.errors import ConfigError
 
 
 def write(tmp_path, text):
@@ -69,3 +77,40 @@ def test_train_errors(tmp_path, train, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml: cannot read"):
         load_section("data", DataConfig, tmp_path / "nope.yaml")
+
+
+def test_runtime_section_optional_and_validated(tmp_path):
+    assert load_runtime(write(tmp_path, "data: {}\n")) == RuntimeConfig()
+    p = write(tmp_path, "runtime:\n  wandb: false\n  progress: false\n")
+    assert load_runtime(p) == RuntimeConfig(wandb=False, progress=False)
+    with pytest.raises(ConfigError, match="runtime.wanb: unknown key"):
+        load_runtime(write(tmp_path, "runtime:\n  wanb: false\n"))
+
+
+def test_seeds_are_a_study_list(tmp_path):
+    p = write(tmp_path, "train_mlp:\n  seeds: [0, 3]\n")
+    cfg = load_section("train_mlp", MLPStudyConfig, p)
+    assert cfg.seeds == [0, 3]
+    with pytest.raises(ConfigError, match=r"train_mlp.seeds\[0\]: -1 is out of range"):
+        load_section("train_mlp", MLPStudyConfig, write(tmp_path, "train_mlp:\n  seeds: [-1]\n"))
+
+
+def test_ladder_recipe_comes_from_its_optimizer_only(tmp_path):
+    """A rung's lr and weight decay are per optimizer; setting one in the shared loop is an
+    error, not a value silently overridden."""
+    p = write(tmp_path, "transfer:\n  probe:\n    train:\n      lr: 0.1\n")
+    with pytest.raises(ConfigError, match="transfer.probe.train.lr: unknown key"):
+        load_section("transfer", TransferConfig, p)
+
+
+def test_shipped_params_make_adamw_differ_from_adam():
+    """Every AdamW of the transfer study has its own (non-zero) decoupled weight decay; before,
+    none was set and each `adamw` ladder equalled the `adam` one to the last digit."""
+    from conftest import ROOT
+
+    cfg = load_section("transfer", TransferConfig, ROOT / "params.yaml")
+    for rung in (cfg.probe, cfg.finetune):
+        adam, adamw = rung.recipe("adam"), rung.recipe("adamw")
+        assert adamw.optimizer == "adamw" and adamw.weight_decay > 0
+        assert adam.weight_decay != adamw.weight_decay
+    assert cfg.ft2_aug.train.optimizer == "adamw" and cfg.ft2_aug.train.weight_decay > 0

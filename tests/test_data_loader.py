@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from reslab.config import AugmentConfig
+from reslab.core.config import AugmentConfig
+from reslab.core.errors import DataError
 from reslab.data.augment import build_augment, color_jitter, random_crop, random_flip
-from reslab.data.loader import BatchLoader, Split, load_prepared
-from reslab.data.prepare import prepare
-from reslab.data.sources import Source, read_imagefolder_zip
-from reslab.data.standin import make_imagefolder_zip
-from reslab.errors import DataError
+from reslab.data.loader import BatchLoader, Split, balanced_indices, load_prepared
+from reslab.datasets.imagefolder import read_imagefolder_zip
+from reslab.datasets.prepare import prepare
+from reslab.datasets.standin import make_imagefolder_zip
 
 
 def images(n=6, c=3, h=8, w=8):
@@ -68,9 +68,8 @@ def test_loader_normalises_and_keeps_uint8_storage():
 
 def test_loader_shuffle_is_seeded():
     def order(seed):
-        g = torch.Generator().manual_seed(seed)
         loader = BatchLoader(split(), 3, torch.tensor([0.0]), torch.tensor([1.0]), shuffle=True,
-                             generator=g)
+                             seed=seed)
         return torch.cat([y for _, y in loader]).tolist()
 
     assert order(0) == order(0) and order(0) != order(1)
@@ -84,9 +83,8 @@ def test_augmentation_only_when_asked():
         calls.append(len(x))
         return x
 
-    g = torch.Generator().manual_seed(0)
     train = BatchLoader(split(), 5, torch.tensor([0.0]), torch.tensor([1.0]), shuffle=True,
-                        generator=g, augment=spy)
+                        seed=0, augment=spy)
     list(train)
     assert calls == [5, 5]
     assert build_augment(AugmentConfig()) is None
@@ -95,13 +93,19 @@ def test_augmentation_only_when_asked():
 
 def test_load_prepared_with_subset(tmp_path):
     z = make_imagefolder_zip(tmp_path / "t.zip", classes=3, n_train=10, mode="RGB")
-    prepare("t", read_imagefolder_zip(z), Source("mirror", z), 6, 0, tmp_path)
+    prepare("t", read_imagefolder_zip(z), 6, 0, tmp_path)
     data = load_prepared(tmp_path / "t.npz")
     assert len(data.train) == 24 and len(data.val) == 6 and len(data.test) == 12
     assert data.num_classes == 3 and data.image_shape == (8, 8, 3)
     assert data.train.x.dtype == torch.uint8
-    sub = load_prepared(tmp_path / "t.npz", train_subset=10, seed=0)
+    sub = load_prepared(tmp_path / "t.npz", train_subset=10)
     assert len(sub.train) == 10 and len(sub.val) == 6
+    # drawn with the data seed kept in the file: every stage, whatever its run seed, and a
+    # larger subset holds a smaller one
+    again, larger = load_prepared(tmp_path / "t.npz", 10), load_prepared(tmp_path / "t.npz", 15)
+    assert torch.equal(again.train.x, sub.train.x) and sub.seed == 0
+    rows = {x.numpy().tobytes() for x in larger.train.x}
+    assert all(x.numpy().tobytes() in rows for x in sub.train.x)
     # the subset is drawn from the training split only: never a validation image
     with np.load(tmp_path / "t.npz") as f:
         val_images = {f["x_train"][i].tobytes() for i in f["val_idx"]}
@@ -111,3 +115,63 @@ def test_load_prepared_with_subset(tmp_path):
 def test_load_prepared_missing(tmp_path):
     with pytest.raises(DataError, match=r"mnist.npz: prepared dataset not found .*@mnist"):
         load_prepared(tmp_path / "mnist.npz")
+
+
+def test_gradient_flow_sample_is_class_balanced_and_mixed():
+    """Sorted, class-by-class labels (as the mirror stores them): the sample holds every class
+    equally and each batch cut from it mixes classes; the old first-batches probe was all 0s."""
+    y = torch.arange(10).repeat_interleave(50)
+    idx = balanced_indices(y, 40, seed=0)
+    assert len(idx) == 40 and len(set(idx.tolist())) == 40
+    assert torch.bincount(y[idx], minlength=10).tolist() == [4] * 10
+    for batch in idx.split(8):
+        assert len(set(y[batch].tolist())) >= 4
+    assert torch.equal(idx, balanced_indices(y, 40, seed=0))
+    assert not torch.equal(idx, balanced_indices(y, 40, seed=1))
+    uneven = balanced_indices(y, 43, seed=0)
+    counts = torch.bincount(y[uneven], minlength=10)
+    assert counts.max() - counts.min() == 1 and counts.sum() == 43
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_ranks_take_disjoint_shares_of_one_permutation(world):
+    """DDP: every rank draws the same seeded permutation and takes its share of each global
+    batch; together the ranks see each sample once an epoch, as the single process does."""
+    data = Split(torch.zeros(23, 1, 1, 1, dtype=torch.uint8), torch.arange(23))
+    mean, std = torch.tensor([0.0]), torch.tensor([1.0])
+    single = [y for _, y in BatchLoader(data, 6, mean, std, shuffle=True, seed=4)]
+    ranks = [[y for _, y in BatchLoader(data, 6, mean, std, shuffle=True, seed=4, rank=r,
+                                        world=world)] for r in range(world)]
+    assert all(len(r) == len(ranks[0]) for r in ranks)  # same number of steps on every rank
+    for step, whole in enumerate(single):
+        shares = [ranks[r][step] for r in range(world)]
+        assert torch.equal(torch.cat(shares), whole)
+    # evaluation: contiguous shards, every sample exactly once
+    evals = [torch.cat([y for _, y in BatchLoader(data, 5, mean, std, rank=r, world=world)])
+             for r in range(world)]
+    assert torch.equal(torch.cat(evals), data.y)
+
+
+def test_augmentation_draws_differ_per_rank_and_resume_from_state():
+    data = Split(torch.zeros(8, 4, 4, 1, dtype=torch.uint8), torch.arange(8))
+    mean, std = torch.tensor([0.0]), torch.tensor([1.0])
+
+    def noise(x, g):
+        return x + torch.rand(x.shape[0], 1, 1, 1, generator=g, device=g.device)
+
+    loaders = [BatchLoader(data, 8, mean, std, shuffle=True, seed=1, augment=noise, rank=r,
+                           world=2) for r in range(2)]
+    first = [next(iter(ld))[0][:, 0, 0, 0] for ld in loaders]
+    assert not torch.allclose(first[0], first[1])
+    state = loaders[0].state_dict()
+    after = next(iter(loaders[0]))
+    loaders[0].load_state_dict(state)
+    again = next(iter(loaders[0]))
+    assert torch.equal(after[0], again[0]) and torch.equal(after[1], again[1])
+
+
+def test_features_are_standardised_by_the_loader():
+    feats = Split(torch.tensor([[1.0, 10.0], [3.0, 30.0]]), torch.tensor([0, 1]))
+    loader = BatchLoader(feats, 2, torch.tensor([2.0, 20.0]), torch.tensor([1.0, 10.0]))
+    x, _ = next(iter(loader))
+    assert torch.equal(x, torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))

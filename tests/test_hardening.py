@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from reslab.errors import CheckpointError
+from reslab.core.errors import CheckpointError
 from reslab.train import checkpoint
 
 MLP = ("train_mlp", "--depth", "2", "--arch", "residual")
@@ -280,9 +280,9 @@ def test_svm_choice_looks_only_at_val(tmp_path, monkeypatch):
 
 
 def test_eval_loaders_never_augment():
-    from reslab.config import TrainConfig
+    from reslab.core.config import TrainConfig
     from reslab.data.loader import Prepared, Split
-    from reslab.study import loaders
+    from reslab.train.study import loaders
 
     calls = []
 

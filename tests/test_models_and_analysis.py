@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from reslab.analysis.gradflow import gradient_norms
-from reslab.errors import ConfigError
+from reslab.core.errors import ConfigError
 from reslab.models.mlp import MLP
 
 

@@ -7,7 +7,7 @@ import re
 
 import torch
 
-from reslab.data.standin import make_imagefolder_zip
+from reslab.datasets.standin import make_imagefolder_zip
 from reslab.transfer import load_cnn
 
 STUDY_PARAMS = {

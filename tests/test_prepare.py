@@ -11,17 +11,17 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from reslab.data.prepare import prepare, split_indices
-from reslab.data.sources import Source, read_imagefolder_zip
-from reslab.data.standin import make_imagefolder_zip
-from reslab.errors import ConfigError, DataError
+from reslab.core.errors import ConfigError, DataError
+from reslab.datasets.imagefolder import read_imagefolder_zip
+from reslab.datasets.prepare import prepare, split_indices
+from reslab.datasets.standin import make_imagefolder_zip
 
 
 def prepared(tmp_path, name, **kw):
     z = make_imagefolder_zip(tmp_path / f"{name}.zip", **kw)
     raw = read_imagefolder_zip(z)
-    manifest = prepare(name, raw, Source("mirror", z), val_size=kw.get("classes", 3) * 2, seed=0,
-                       out_dir=tmp_path / "out")
+    manifest = prepare(name, raw, val_size=kw.get("classes", 3) * 2, seed=0,
+                       out_dir=tmp_path / "out", source="imagefolder_zip", source_file=z.name)
     return np.load(tmp_path / "out" / f"{name}.npz"), manifest
 
 
@@ -124,12 +124,17 @@ def test_bad_archive_named(tmp_path, case):
     assert str(e.value).startswith(str(path)) and message in str(e.value)
 
 
-def run_stage(tmp_path, mirror, name, params="data:\n  datasets: [tiny, other]\n  val_size: 6\n"):
+def run_stage(tmp_path, mirror, name, params="data:\n  datasets: [tiny]\n  val_size: 6\n"):
+    """download_data, then prepare_data <name>, as `dvc repro` runs them."""
     (tmp_path / "params.yaml").write_text(params)
     env = {"RESLAB_DATA_MIRROR": str(mirror), "RESLAB_TORCHVISION_ROOT": str(tmp_path / "raw"),
            "PATH": "/usr/bin:/bin", "WANDB_MODE": "disabled"}
-    return subprocess.run([sys.executable, str(ROOT / "stages/prepare_data.py"), name],
-                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    for argv in (["download_data.py"], ["prepare_data.py", name]):
+        proc = subprocess.run([sys.executable, str(ROOT / "stages" / argv[0]), *argv[1:]],
+                              cwd=tmp_path, env=env, capture_output=True, text=True)
+        if proc.returncode:
+            break
+    return proc
 
 
 @pytest.mark.parametrize("case", ["truncated", "wrong_size", "class_lists_differ"])

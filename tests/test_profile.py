@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, deep_update
-from reslab import config
+from reslab.core import config
 from reslab.profile import command, flatten
 
 SECTIONS = {"data": config.DataConfig, "train_mlp": config.MLPStudyConfig,

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from conftest import SHARED_MIRROR
-from reslab.config import TrainConfig
+from reslab.core.config import TrainConfig
 from reslab.data.loader import load_prepared
-from reslab.data.prepare import prepare
-from reslab.data.sources import Source, read_imagefolder_zip
+from reslab.datasets.prepare import prepare
+from reslab.datasets.sources import Source, read_imagefolder_zip
 from reslab.models.mlp import MLP
-from reslab.study import loaders
 from reslab.train.engine import evaluate, fit
+from reslab.train.study import loaders
 
 pytestmark = pytest.mark.slow
 

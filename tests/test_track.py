@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from reslab.track import Tracker, write_metrics, write_table
+from reslab.core.track import Tracker, write_metrics, write_table
 
 
 def test_metrics_must_be_numeric(tmp_path):

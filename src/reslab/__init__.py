@@ -1,5 +1,5 @@
 """reslab: residual connections in deep MLPs and CNNs, and transfer to CIFAR-100, with DVC."""
 
-from reslab.errors import ReslabError
+from reslab.core.errors import ReslabError
 
 __all__ = ["ReslabError"]

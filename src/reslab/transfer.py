@@ -1,7 +1,8 @@
 """Transfer of the CIFAR-10 backbone: new head, which blocks train at each rung, features.
 
 The ladder, one per optimizer: linear probe (head only) -> FT0 (+ last block) -> FT1 (+ the block
-before) -> FT2 (+ one more); FT2+aug starts from FT1 like FT2, with strong augmentation.
+before) -> FT2 (+ one more); FT2+aug starts from FT1 like FT2, with strong augmentation; the full
+fine-tune (every layer, the improved recipe) starts from the linear probe.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from reslab.core.errors import CheckpointError, DataError
 from reslab.data.loader import BatchLoader, Prepared, Split
-from reslab.errors import CheckpointError, DataError
 from reslab.models import build_model
 from reslab.models.cnn import CNN
 from reslab.train import checkpoint
-from reslab.train.engine import autocast
 
 BACKBONE = "models/improve_cnn.pt"  # written by improve_cnn, where every transfer stage starts
 RUNGS = {"linear_probe": 0, "finetune_ft0": 1, "finetune_ft1": 2, "finetune_ft2": 3,
-         "finetune_ft2_aug": 3}
+         "finetune_ft2_aug": 3, "finetune_full": None}  # trainable blocks; None = every layer
 STARTS_FROM = {"finetune_ft0": "linear_probe", "finetune_ft1": "finetune_ft0",
-               "finetune_ft2": "finetune_ft1", "finetune_ft2_aug": "finetune_ft1"}
+               "finetune_ft2": "finetune_ft1", "finetune_ft2_aug": "finetune_ft1",
+               "finetune_full": "linear_probe"}
 
 
 def load_cnn(path: str | Path, **expect) -> CNN:
@@ -45,37 +46,50 @@ def with_new_head(model: CNN, num_classes: int, seed: int) -> CNN:
     return model
 
 
-def freeze(model: CNN, trainable_blocks: int) -> None:
-    """Only the head and the last `trainable_blocks` residual blocks keep requires_grad."""
+def freeze(model: CNN, trainable_blocks: int | None) -> None:
+    """Only the head and the last `trainable_blocks` residual blocks keep requires_grad (every
+    parameter with None). The model's `train()` keeps frozen BatchNorm layers in eval mode."""
+    if trainable_blocks is None:
+        model.requires_grad_(True)
+        return
     if trainable_blocks > len(model.blocks):
         raise ValueError(f"the model has {len(model.blocks)} blocks, not {trainable_blocks}")
     model.requires_grad_(False)
     model.head.requires_grad_(True)
     for block in list(model.blocks)[len(model.blocks) - trainable_blocks:]:
         block.requires_grad_(True)
-    model.trainable_blocks = trainable_blocks
 
 
 @torch.inference_mode()
-def extract_features(model: CNN, loader: BatchLoader, bf16: bool = False) -> np.ndarray:
-    """Pooled backbone features (eval mode, loader without augmentation) as float32."""
+def extract_features(model: CNN, loader: BatchLoader) -> np.ndarray:
+    """Pooled backbone features (eval mode, fp32, loader without augmentation) as float32."""
     model.eval()
-    out = []
-    for x, _ in loader:
-        with autocast(loader.device, bf16):
-            out.append(model.features(x).float().cpu())
-    return torch.cat(out).numpy()
+    return torch.cat([model.features(x).float().cpu() for x, _ in loader]).numpy()
 
 
 def feature_data(features: dict[str, np.ndarray], classes: list[str]) -> Prepared:
-    """Features as a `Prepared`, so the engine trains a probe head on them like on images."""
+    """Features as a `Prepared` whose mean and std are the train split's (a zero std counts as
+    one, as in scikit-learn's StandardScaler), so the engine trains a probe on standardised
+    features, as the SVM baseline does."""
     def split(name: str) -> Split:
         return Split(torch.from_numpy(features[f"{name}_x"]),
                      torch.from_numpy(features[f"{name}_y"]).long())
 
-    dim = features["train_x"].shape[1]
+    train = torch.from_numpy(features["train_x"]).double()
+    std = train.std(0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
     return Prepared(split("train"), split("val"), split("test"), classes,
-                    torch.zeros(dim), torch.ones(dim))
+                    train.mean(0).float(), std.float())
+
+
+def unstandardised_head(head: nn.Linear, mean: torch.Tensor, std: torch.Tensor) -> nn.Linear:
+    """The same classifier on raw features: W (x - m) / s + b = (W / s) x + (b - (W / s) m)."""
+    out = nn.Linear(head.in_features, head.out_features).to(head.weight.device)
+    with torch.no_grad():
+        w = head.weight.double() / std.double().to(head.weight.device)
+        out.weight.copy_(w)
+        out.bias.copy_(head.bias.double() - w @ mean.double().to(head.weight.device))
+    return out
 
 
 def load_features(path: str | Path) -> dict[str, np.ndarray]:

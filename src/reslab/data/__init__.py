@@ -1,1 +1,1 @@
-"""Datasets: where the bytes come from, the prepared file, and tensor-resident loading."""
+"""Datasets in memory: tensor-resident loading and batched augmentation."""

@@ -2,29 +2,31 @@
 
 Inputs are float images in [0, 1], shape (N, C, H, W), before normalisation (so crop padding
 is black, as torchvision's RandomCrop on PIL images). All randomness comes from the caller's
-generator, so a run (and a resumed run) is repeatable.
+generator, which lives on the images' device (no host round trip per batch), so a run (and a
+resumed run) is repeatable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import torch
 
-from reslab.config import AugmentConfig
+from reslab.core.config import AugmentConfig
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def _uniform(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    return (torch.rand(n, generator=g) * (hi - lo) + lo).to(device)
+def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=g, device=g.device) * (hi - lo) + lo
 
 
 def random_crop(x: torch.Tensor, padding: int, g: torch.Generator) -> torch.Tensor:
     """Zero-pad by `padding` and crop back to the original size at a random offset per image."""
     n, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=g).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=g).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=g, device=g.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=g, device=g.device)
     rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, None, :, None]
     cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, None, :]
     batch = torch.arange(n, device=x.device)[:, None, None, None]
@@ -34,7 +36,7 @@ def random_crop(x: torch.Tensor, padding: int, g: torch.Generator) -> torch.Tens
 
 def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    flip = (torch.rand(x.shape[0], generator=g) < 0.5).to(x.device)
+    flip = torch.rand(x.shape[0], generator=g, device=g.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -51,15 +53,15 @@ def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contras
     """
     n, dev = x.shape[0], x.device
     if brightness:
-        x = x * _uniform(n, 1 - brightness, 1 + brightness, g, dev)[:, None, None, None]
+        x = x * _uniform(n, 1 - brightness, 1 + brightness, g)[:, None, None, None]
     if contrast:
-        f = _uniform(n, 1 - contrast, 1 + contrast, g, dev)[:, None, None, None]
+        f = _uniform(n, 1 - contrast, 1 + contrast, g)[:, None, None, None]
         x = f * x + (1 - f) * _gray(x).mean((2, 3), keepdim=True)
     if saturation and x.shape[1] == 3:
-        f = _uniform(n, 1 - saturation, 1 + saturation, g, dev)[:, None, None, None]
+        f = _uniform(n, 1 - saturation, 1 + saturation, g)[:, None, None, None]
         x = f * x + (1 - f) * _gray(x)
     if hue and x.shape[1] == 3:
-        theta = _uniform(n, -hue, hue, g, dev) * 2 * torch.pi
+        theta = _uniform(n, -hue, hue, g) * 2 * torch.pi
         to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
                                [0.211, -0.523, 0.312]], device=dev)
         cos, sin = theta.cos(), theta.sin()

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from reslab.errors import CheckpointError
+from reslab.core.errors import CheckpointError
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 

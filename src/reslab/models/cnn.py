@@ -2,7 +2,7 @@
 
 Depth d gives (d - 1) // 2 blocks of two 3x3 convs; with k = blocks // 4, blocks k, 2k and 3k
 downsample (stride 2, channels doubled). Blocks are addressable from the end (`model.blocks[-1]`),
-which is how fine-tuning unfreezes them one by one.
+which is how fine-tuning unfreezes them one by one; frozen BatchNorm layers stay in eval mode.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reslab.config import CNN_MIN_DEPTH
-from reslab.errors import ConfigError
+from reslab.core.config import CNN_MIN_DEPTH
+from reslab.core.errors import ConfigError
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:
@@ -74,20 +74,16 @@ class CNN(nn.Module):
         self.feature_dim = c
         self.spec = {"arch": "cnn", "depth": depth, "width": width, "residual": residual,
                      "num_classes": num_classes, "in_channels": in_channels}
-        self.trainable_blocks: int | None = None  # None: all; n: head + last n blocks only
-
-    def frozen_modules(self) -> list[nn.Module]:
-        """The stem and the blocks before the last `trainable_blocks` (none if all train)."""
-        if self.trainable_blocks is None:
-            return []
-        cut = len(self.blocks) - self.trainable_blocks
-        return [self.stem, *list(self.blocks)[:cut]]
 
     def train(self, mode: bool = True) -> CNN:
-        """Frozen modules stay in eval mode, so their BatchNorm statistics never move."""
+        """A BatchNorm whose parameters are all frozen (requires_grad False, whoever froze them)
+        stays in eval mode, so its running statistics never move."""
         super().train(mode)
-        for module in self.frozen_modules():
-            module.eval()
+        for module in self.modules():
+            params = list(module.parameters(recurse=False))
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and params \
+                    and not any(p.requires_grad for p in params):
+                module.eval()
         return self
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

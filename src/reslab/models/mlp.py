@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslab.errors import ConfigError
+from reslab.core.errors import ConfigError
 
 
 class MLPBlock(nn.Module):

@@ -1,8 +1,12 @@
-"""The original lab's reported numbers (../shared/reference/lab-facts.md), top-1 in percent.
+"""The original lab's reported numbers and the scale they were measured at (docs/lab.md).
 
-Each entry says which split the lab measured: the lab rarely measured test accuracy, so a
-difference against a `val` number compares our test accuracy with its validation accuracy.
+Top-1 accuracy in percent. Each entry says which split the lab measured: it rarely measured
+test accuracy, so a difference against a `val` number compares our test accuracy with its
+validation accuracy. A difference is shown only where a section ran at the lab's scale on the
+real dataset (`comparable`).
 """
+
+from __future__ import annotations
 
 MLP = {  # depth -> arch -> (number, split)
     10: {"plain": (89.6, "test"), "residual": (96.04, "val")},
@@ -20,3 +24,41 @@ TRANSFER = {  # rung -> (number, split, optimizer the lab reported it for)
     "finetune_ft2": (47.32, "val", "adamw"),
     "finetune_ft2_aug": (50.32, "val", "adamw"),
 }
+
+DATASETS = {  # the real datasets: classes, published train and test sizes, image shape
+    "mnist": (10, 60_000, 10_000, [28, 28, 1]),
+    "cifar10": (10, 50_000, 10_000, [32, 32, 3]),
+    "cifar100": (100, 50_000, 10_000, [32, 32, 3]),
+}
+SCALE = {  # section -> (dataset, width, epochs) of the lab's runs; all training images
+    "train_mlp": ("mnist", 32, 20),
+    "train_cnn": ("cifar10", 32, 20),
+    "improve_cnn": ("cifar10", 32, 20),
+    "transfer": ("cifar100", None, 20),
+}
+
+
+def real_dataset(manifest: dict, name: str) -> bool:
+    """Whether a prepared dataset's manifest is the real `name` (not a stand-in or another set)."""
+    classes, n_train, n_test, shape = DATASETS[name]
+    counts = manifest["counts"]
+    return (manifest["num_classes"] == classes and manifest["image_shape"] == shape
+            and counts["train"]["total"] + counts["val"]["total"] == n_train
+            and counts["test"]["total"] == n_test and not manifest.get("source_note"))
+
+
+def comparable(section: str, manifest: dict, train_subset: int, epochs: int,
+               width: int | None = None) -> str | None:
+    """None when `section` ran at the lab's scale on the lab's real dataset; else why not."""
+    dataset, lab_width, lab_epochs = SCALE[section]
+    why = []
+    if not real_dataset(manifest, dataset):
+        note = manifest.get("source_note") or f"{manifest['num_classes']} classes"
+        why.append(f"the data is not the real {dataset} ({note})")
+    if train_subset:
+        why.append(f"{train_subset:,} training images (the lab: all)")
+    if epochs < lab_epochs:
+        why.append(f"{epochs} epochs (the lab: {lab_epochs})")
+    if lab_width is not None and width != lab_width:
+        why.append(f"width {width} (the lab: {lab_width})")
+    return "; ".join(why) or None

@@ -1,6 +1,8 @@
-"""`reports/results.md`: our numbers beside the lab's, with the scale that produced each."""
+"""`reports/results.md`: our numbers, their spread over seeds, and the lab's where comparable."""
 
 from __future__ import annotations
+
+import statistics
 
 from reslab.report import lab
 
@@ -15,77 +17,110 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
-def versus(ours: float | None, ref: tuple | None) -> list[str]:
-    """[lab number (split), our minus lab] for one row."""
-    if ref is None or ours is None:
+def versus(ours: float | None, ref: tuple | None, comparable: bool) -> list[str]:
+    """[lab number (split), our minus lab]; the difference only at the lab's scale."""
+    if ref is None:
         return ["—", "—"]
-    return [f"{ref[0]:.2f} ({ref[1]})", f"{ours - ref[0]:+.2f}"]
+    diff = f"{ours - ref[0]:+.2f}" if comparable and ours is not None else "—"
+    return [f"{ref[0]:.2f} ({ref[1]})", diff]
 
 
-def scale(subset: int, epochs: int, width: int | None = None, full: int | None = None) -> str:
-    images = f"{subset:,}" if subset else (f"all {full:,}" if full else "all")
+def scale(subset: int, epochs: int, width: int | None = None) -> str:
+    images = f"{subset:,}" if subset else "all"
     epochs_text = f"{epochs} epoch{'s' if epochs != 1 else ''}"
     return f"{images} train images, {epochs_text}" + (f", width {width}" if width else "")
 
 
-def study_section(title: str, study: dict, refs: dict, scale_note: str, figures: list[str]) -> str:
-    """`study`: depth -> arch -> metrics dict."""
-    rows = []
-    for depth in sorted(study):
-        for arch in ("plain", "residual"):
-            m = study[depth].get(arch)
-            if m is None:
-                continue
-            rows.append([depth, arch, pct(m["test_acc"]), pct(m["best_val_acc"]),
-                         m["best_epoch"], *versus(m["test_acc"], refs.get(depth, {}).get(arch))])
-    body = table(["depth", "arch", "test acc", "best val acc", "best epoch", "lab", "ours − lab"],
-                 rows)
-    gaps = [f"depth {d}: residual − plain = {gap:+.2f}" for d, m in sorted(study.items())
-            if {"plain", "residual"} <= set(m)
-            for gap in [m["residual"]["test_acc"] - m["plain"]["test_acc"]]]
+def comparison_note(why_not: str | None) -> str:
+    if why_not is None:
+        return "Lab scale on the real dataset: *ours − lab* is shown."
+    return f"No lab comparison (*ours − lab* is —): {why_not}."
+
+
+def spread(s: dict) -> str:
+    return f"{s['mean']:.2f} ± {s['std']:.2f}" if "std" in s else f"{s['mean']:.2f}"
+
+
+def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note: str,
+                  why_not: str | None, figures: list[str]) -> str:
+    """`metrics`: depth -> arch -> seed -> metrics; `stats`: `collect.accuracy_statistics`."""
+    rows, gaps = [], []
+    for depth in sorted(metrics):
+        s = stats[str(depth)]
+        for arch, runs in metrics[depth].items():
+            a = s[arch]
+            val = statistics.fmean(m["val_acc_at_min_loss"] for m in runs.values())
+            rows.append([depth, arch, a["n"], spread(a), f"{a['min']:.2f} – {a['max']:.2f}",
+                         pct(val), *versus(a["mean"], refs.get(depth, {}).get(arch),
+                                           why_not is None)])
+        if "residual_minus_plain" in s:
+            g = s["residual_minus_plain"]
+            ci = f"[{g['ci95_low']:+.2f}, {g['ci95_high']:+.2f}]" if "ci95_low" in g else \
+                "— (one seed)"
+            gaps.append([depth, f"{g['mean']:+.2f}", ci, g["n"]])
+    body = table(["depth", "arch", "seeds", "test acc (mean ± std)", "min – max",
+                  "val acc at min val loss", "lab", "ours − lab"], rows)
+    gap_table = table(["depth", "residual − plain (mean)", "95% interval (Student t)",
+                       "pairs"], gaps) if gaps else ""
     images = "\n".join(f"![{f.rsplit('/', 1)[-1][:-4]}]({f})" for f in figures)
-    return (f"## {title}\n\nScale: {scale_note}.\n\n{body}\n\n" + "; ".join(gaps) + ".\n\n"
-            + images + "\n")
+    return (f"## {title}\n\nScale: {scale_note}. {comparison_note(why_not)}\n\n{body}\n\n"
+            f"Paired by seed, test accuracy:\n\n{gap_table}\n\n{images}\n")
 
 
-def improved_section(improved: dict, lab_recipe: dict | None, scale_note: str) -> str:
+def improved_section(improved: dict, lab_recipe: dict | None, scale_note: str,
+                     why_not: str | None) -> str:
+    """`lab_recipe`: the CNN study's residual variant of the same depth, same scale (or None)."""
     rows = [["improved backbone (improve_cnn)", pct(improved["test_acc"]),
-             pct(improved["best_val_acc"]), *versus(improved["test_acc"], lab.IMPROVED)]]
+             pct(improved["val_acc_at_min_loss"]),
+             *versus(improved["test_acc"], lab.IMPROVED, why_not is None)]]
     if lab_recipe is not None:
-        rows.append(["lab recipe, residual depth 20 (train_cnn@20-residual)",
-                     pct(lab_recipe["test_acc"]), pct(lab_recipe["best_val_acc"]), "—", "—"])
+        rows.append(["lab recipe, same depth (train_cnn, residual, mean over seeds)",
+                     spread(lab_recipe), "—", "—", "—"])
     rows.append(["ResNet-20, He et al. 2016 (reference)", "—", "—",
                  f"{lab.RESNET20_PAPER[0]:.2f} (test)", "—"])
-    return ("## Improved backbone (CIFAR-10)\n\nScale: " + scale_note + ".\n\n"
-            + table(["model", "test acc", "best val acc", "lab", "ours − lab"], rows) + "\n")
+    return (f"## Improved backbone (CIFAR-10)\n\nScale: {scale_note}. {comparison_note(why_not)}"
+            "\n\n" + table(["model", "test acc", "val acc at min val loss", "lab",
+                            "ours − lab"], rows) + "\n")
 
 
-def transfer_section(svm: dict, ladders: dict, aug: dict, aug_optimizer: str, scale_note: str,
-                     source_note: str, figure: str) -> str:
+def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict]],
+                     scale_note: str, why_not: str | None, source_note: str,
+                     figure: str) -> str:
+    """`single`: rung -> (optimizer, metrics) for FT2+aug and the full fine-tune."""
+    ok = why_not is None
     rows = [["SVM on features", "—", pct(svm["test_acc"]), pct(svm["val_acc"]), "—",
-             *versus(svm["test_acc"], lab.SVM)]]
+             *versus(svm["test_acc"], lab.SVM, ok)]]
     for rung, label in (("linear_probe", "LP"), ("finetune_ft0", "FT0"), ("finetune_ft1", "FT1"),
                         ("finetune_ft2", "FT2")):
         ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
         for opt, rungs in ladders.items():
             m = rungs[rung]
             ref = (ref_value, ref_split) if opt == ref_opt else None
-            rows.append([label, opt, pct(m["test_acc"]), pct(m["best_val_acc"]),
-                         f"{100 * m['trainable_fraction']:.1f}%", *versus(m["test_acc"], ref)])
-    ref_value, ref_split, _ = lab.TRANSFER["finetune_ft2_aug"]
-    rows.append(["FT2 + augmentation", aug_optimizer, pct(aug["test_acc"]),
-                 pct(aug["best_val_acc"]), f"{100 * aug['trainable_fraction']:.1f}%",
-                 *versus(aug["test_acc"], (ref_value, ref_split))])
+            rows.append([label, opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
+                         f"{100 * m['trainable_fraction']:.1f}%", *versus(m["test_acc"], ref, ok)])
+    labels = {"finetune_ft2_aug": "FT2 + augmentation", "finetune_full": "full fine-tune (beyond "
+              "the lab: every layer, improved recipe)"}
+    for rung, (opt, m) in single.items():
+        ref = lab.TRANSFER.get(rung)
+        rows.append([labels[rung], opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
+                     f"{100 * m['trainable_fraction']:.1f}%",
+                     *versus(m["test_acc"], ref[:2] if ref else None, ok)])
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
-            + ".\n\n" + table(["rung", "optimizer", "test acc", "best val acc", "trainable",
-                               "lab", "ours − lab"], rows)
+            + f". {comparison_note(why_not)}\n\n"
+            + table(["rung", "optimizer", "test acc", "val acc at min val loss", "trainable",
+                     "lab", "ours − lab"], rows)
             + f"\n\n![transfer ladder]({figure})\n")
 
 
 HEADER = """# Results
 
 Generated by the `report` stage from the metrics of this run (`dvc repro`); do not edit by hand.
-Accuracies are top-1 in percent. *lab* is the original study's number and the split it was
-measured on (it rarely measured test accuracy); *ours − lab* compares our **test** accuracy
-with it. Our model selection (early stopping, SVM C) uses the validation split only.
+Accuracies are top-1 in percent; ours are **test** accuracies of the weights of the epoch with
+the lowest validation loss (*val acc at min val loss* is the validation accuracy of that epoch).
+Spreads are over the seeds of the study (`seeds` in params.yaml): mean ± sample standard
+deviation, and for residual − plain the mean of the per-seed differences with its 95% Student-t
+interval. *lab* is the original study's number and the split it was measured on (it rarely
+measured test accuracy; see docs/lab.md); *ours − lab* is shown only where a section ran at the
+lab's scale on the real dataset. Model selection (early stopping, SVM C) uses the validation
+split only.
 """

@@ -1,1 +1,1 @@
-"""The one training engine and its checkpoints."""
+"""The one training engine, its checkpoints, data parallelism, and a stage's training run."""

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reslab.atomic import atomic_path
-from reslab.errors import CheckpointError
+from reslab.core.atomic import atomic_path
+from reslab.core.errors import CheckpointError
 
 
 def save(path: str | Path, obj: dict) -> None:

@@ -1,8 +1,9 @@
 """The one fit/evaluate loop for every stage: MLP, CNN, linear probe and fine-tuning.
 
 Reads top to bottom: build optimizer and scheduler, maybe resume, then per epoch train, validate,
-schedule, early-stop and checkpoint; finally restore the best weights. Batches are drawn and
-metrics reduced in `run_epoch` alone, the single place a distributed version would change.
+schedule, early-stop and checkpoint; finally restore the best weights. Training steps may run
+under bf16 autocast; validation and test always run in fp32. Under DDP the training steps go
+through the wrapped module, and `run_epoch` holds the one reduction point across ranks.
 """
 
 from __future__ import annotations
@@ -18,23 +19,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from reslab.config import TrainConfig
+from reslab.core.config import TrainConfig
+from reslab.core.errors import ReslabError
 from reslab.data.loader import BatchLoader
-from reslab.errors import ConfigError, ReslabError
-from reslab.train import checkpoint
+from reslab.train import checkpoint, distributed
 
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device: {name!r} is not a device (use auto, cpu, cuda or cuda:N)") \
-            from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device: {name!r} requested but CUDA is not available")
-    return device
+SLOW_RUN_HOURS = 1.0  # a run estimated to train longer than this says where the quick profile is
+ESTIMATE_AFTER_STEPS = 20
 
 
 def make_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -113,17 +104,21 @@ def autocast(device: torch.device, bf16: bool):
 
 def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
               optimizer: torch.optim.Optimizer | None = None, *, bf16: bool = False,
-              step_scheduler=None, desc: str = "") -> dict[str, float]:
-    """One pass over `loader`: trains when given an optimizer (stepping `step_scheduler` after
-    every batch), else evaluates. Returns mean loss and accuracy (percent) over all samples."""
+              step_scheduler=None, on_step=None, desc: str = "",
+              progress: bool = True) -> dict[str, float]:
+    """One pass over `loader`: trains when given an optimizer (bf16 autocast if asked,
+    stepping `step_scheduler` after every batch), else evaluates in fp32. Returns mean loss and
+    accuracy (percent) over all samples of all ranks. Nothing in the loop waits for the device."""
     training = optimizer is not None
     model.train(training)
     device = loader.device
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     grad_mode = contextlib.nullcontext() if training else torch.inference_mode()
+    show = progress and distributed.is_main()
     with grad_mode:
-        for x, y in tqdm(loader, desc=desc, leave=False, disable=None):
-            with autocast(device, bf16):
+        for step, (x, y) in enumerate(tqdm(loader, desc=desc, leave=False,
+                                           disable=None if show else True), 1):
+            with autocast(device, bf16 and training):
                 logits = model(x)
                 loss = loss_fn(logits.float(), y)
             if training:
@@ -132,36 +127,63 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
                 optimizer.step()
                 if step_scheduler is not None:
                     step_scheduler.step()
-            totals += torch.stack([loss.detach().double() * len(y),
-                                   (logits.argmax(1) == y).sum().double(),
-                                   torch.tensor(len(y), dtype=torch.float64, device=device)])
-    loss_sum, correct, count = totals.tolist()  # the one reduction point (all-reduce under DDP)
+            totals[0] += loss.detach().double() * len(y)
+            totals[1] += (logits.argmax(1) == y).sum()
+            totals[2] += len(y)
+            if on_step is not None:
+                on_step(step)
+    loss_sum, correct, count = distributed.all_reduce_sum(totals).tolist()  # the one reduction
     return {"loss": loss_sum / count, "acc": 100.0 * correct / count}
 
 
-def evaluate(model: nn.Module, loader: BatchLoader, bf16: bool = False) -> dict[str, float]:
-    return run_epoch(model, loader, nn.CrossEntropyLoss(), bf16=bf16)
+def evaluate(model: nn.Module, loader: BatchLoader) -> dict[str, float]:
+    """Loss and accuracy in fp32 (whatever precision the model trained in)."""
+    distributed.broadcast_buffers(model)
+    return run_epoch(model, loader, nn.CrossEntropyLoss())
+
+
+def duration_check(desc: str, epochs: int, steps_per_epoch: int, device: torch.device):
+    """An `on_step` hook: after the first steps, one line if the run will take hours here."""
+    start = time.perf_counter()
+
+    def on_step(step: int) -> None:
+        if step != ESTIMATE_AFTER_STEPS or not distributed.is_main():
+            return
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        total = (time.perf_counter() - start) / step * steps_per_epoch * epochs
+        if total > SLOW_RUN_HOURS * 3600:
+            print(f"{desc}: about {total / 3600:.1f} h of training at this scale on {device}. "
+                  "For a laptop CPU, the README's 'Quick profile' runs the whole study at reduced "
+                  "scale: reslab-profile quick", flush=True)
+
+    return on_step
 
 
 @dataclass
 class FitResult:
     history: list[dict]
-    best_epoch: int  # 1-based
-    best_val_loss: float
-    best_val_acc: float
+    selected_epoch: int  # 1-based: the epoch of lowest validation loss, whose weights are kept
+    min_val_loss: float
+    val_acc_at_min_loss: float
+    max_val_acc: float
     epochs_run: int
     train_seconds: float
+    extras: list = field(default_factory=list)  # `epoch_end`'s value after every epoch
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
         state_path: str | Path | None = None, fingerprint: str = "", tracker=None,
-        desc: str = "train") -> FitResult:
+        desc: str = "train", epoch_end=None, progress: bool = True) -> FitResult:
     """Train `model` (its parameters with requires_grad) on `train`, select on `val`.
 
-    With `state_path`, the full training state is checkpointed after every epoch; a later call
-    with the same `fingerprint` resumes after the last finished epoch and ends exactly where an
-    uninterrupted run would. The best-validation-loss weights are loaded into `model` at the end.
+    With `state_path`, the full training state is checkpointed after every epoch (by rank 0);
+    a later call with the same `fingerprint` resumes after the last finished epoch and ends
+    exactly where an uninterrupted run would. `epoch_end(model)`, if given, runs on rank 0 after
+    every epoch; its values are kept (and resumed) in `extras`. The lowest-validation-loss
+    weights are loaded into `model` at the end.
     """
+    net = distributed.wrap(model, train.device, cfg.sync_batchnorm)
     optimizer = make_optimizer(model.parameters(), cfg)
     scheduler = make_scheduler(optimizer, cfg, len(train))
     per_step = scheduler if cfg.scheduler == "cosine" else None
@@ -169,34 +191,47 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
     history: list[dict] = []
+    extras: list = []
     seconds = 0.0
     state_path = Path(state_path) if state_path else None
-    if state_path and state_path.exists():
+    state = None
+    if state_path and distributed.is_main() and state_path.exists():
         state = checkpoint.load(state_path)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            stopper.load_state_dict(state["stopper"])
-            train.generator.set_state(state["generator"])
-            history, seconds = state["history"], state["seconds"]
+        state = state if state.get("fingerprint") == fingerprint else None
+    state = distributed.broadcast(state)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        stopper.load_state_dict(state["stopper"])
+        train.load_state_dict(state["loader"][distributed.rank()])
+        history, extras, seconds = state["history"], state["extras"], state["seconds"]
+        if distributed.is_main():
             print(f"{desc}: resuming after epoch {len(history)}", flush=True)
     for epoch in range(len(history), cfg.epochs):
         if history and stopper.should_stop:
             break
+        on_step = duration_check(desc, cfg.epochs, len(train), train.device) if epoch == 0 \
+            else None
         start = time.perf_counter()
-        tr = run_epoch(model, train, train_loss, optimizer, bf16=cfg.bf16,
-                       step_scheduler=per_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}")
-        va = run_epoch(model, val, eval_loss, bf16=cfg.bf16)
+        tr = run_epoch(net, train, train_loss, optimizer, bf16=cfg.bf16, step_scheduler=per_step,
+                       on_step=on_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
+        seconds += time.perf_counter() - start
+        distributed.broadcast_buffers(model)
+        va = run_epoch(model, val, eval_loss, progress=progress)
         lr = optimizer.param_groups[0]["lr"]
         if cfg.scheduler == "plateau":
             scheduler.step(va["loss"])
         stopper.update(va["loss"], epoch, model)
-        seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "lr": lr}
         history.append(row)
+        loader_states = distributed.gather(train.state_dict())
+        if not distributed.is_main():
+            continue
+        if epoch_end is not None:
+            extras.append(epoch_end(model))
         print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
               f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}", flush=True)
         if tracker is not None:
@@ -206,12 +241,12 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                 "fingerprint": fingerprint, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                "stopper": stopper.state_dict(), "generator": train.generator.get_state(),
-                "history": history, "seconds": seconds})
+                "stopper": stopper.state_dict(), "loader": loader_states,
+                "history": history, "extras": extras, "seconds": seconds})
     if stopper.best_epoch < 0:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")
     model.load_state_dict(stopper.best_state)
     best = history[stopper.best_epoch]
     return FitResult(history, stopper.best_epoch + 1, stopper.best_loss, best["val_acc"],
-                     len(history), seconds)
+                     max(r["val_acc"] for r in history), len(history), seconds, extras)

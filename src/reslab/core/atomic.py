@@ -1,8 +1,10 @@
-"""Write-then-rename, so a killed stage never leaves a half-written output behind."""
+"""Files: write-then-rename, so a killed stage never leaves a half-written output behind, and
+content hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -30,3 +32,11 @@ def write_json(path: str | Path, obj) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -4,21 +4,19 @@ Each class is a noisy image with two bars whose positions encode the label (100 
 patterns) and, for RGB, a dominant colour channel; the archive has the mirror's layout
 (`train/<class>/<i>.png`, `test/<class>/<i>.png`).
 
-    python -m reslab.data.standin mirror/cifar100.zip --classes 100 --train 100 --test 20
+    python -m reslab.datasets.standin mirror/cifar100.zip --classes 100 --train 100 --test 20
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from reslab.datasets.imagefolder import write_imagefolder_zip
 
-STANDIN_NOTE = "generated stand-in (reslab.data.standin), not the real dataset"
+STANDIN_NOTE = "generated stand-in (reslab.datasets.standin), not the real dataset"
 
 
 def pattern_images(n: int, label: int, size: int, channels: int, rng) -> np.ndarray:
@@ -38,21 +36,17 @@ def pattern_images(n: int, label: int, size: int, channels: int, rng) -> np.ndar
 def make_imagefolder_zip(path: Path, classes: list[str] | int = 3, n_train: int = 8,
                          n_test: int = 4, size: int = 8, mode: str = "L", seed: int = 0,
                          fmt: str = "PNG") -> Path:
-    """Write an ImageFolder zip like the shared mirror's; returns its path."""
+    """Write a learnable ImageFolder zip like the shared mirror's; returns its path."""
     classes = [f"c{i:03d}" for i in range(classes)] if isinstance(classes, int) else classes
     rng = np.random.default_rng(seed)
     channels = 1 if mode == "L" else 3
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.comment = STANDIN_NOTE.encode()
-        for split, n in (("train", n_train), ("test", n_test)):
-            for label, cls in enumerate(classes):
-                for i, arr in enumerate(pattern_images(n, label, size, channels, rng)):
-                    buf = io.BytesIO()
-                    Image.fromarray(arr.squeeze(-1) if channels == 1 else arr, mode).save(buf, fmt)
-                    zf.writestr(f"{split}/{cls}/{i:05d}.{fmt.lower()}", buf.getvalue())
-    return path
+    splits = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x = np.concatenate([pattern_images(n, label, size, channels, rng)
+                            for label in range(len(classes))])
+        splits[split] = (x, np.repeat(np.arange(len(classes)), n))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_imagefolder_zip(path, splits, classes, STANDIN_NOTE, fmt)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from reslab.errors import ConfigError
+from reslab.core.errors import ConfigError
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -34,18 +34,26 @@ def param(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=N
 CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks // 4 >= 1
 Optimizer = Literal["adam", "adamw", "sgd", "sgd_momentum"]
 Scheduler = Literal["none", "plateau", "cosine"]
+Arch = Literal["plain", "residual"]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One recipe for the training engine; every training stage carries one."""
+class RuntimeConfig:
+    """`runtime`: how a run is carried out, never what it computes. No stage declares it as a
+    dependency, so switching wandb or progress bars off re-trains nothing."""
 
-    optimizer: Optimizer = "adam"
-    lr: float = param(1e-3, gt=0)
-    weight_decay: float = param(0.0, ge=0)
-    momentum: float = param(0.9, ge=0, lt=1)
+    device: str = "auto"  # auto = CUDA when present (cuda:LOCAL_RANK under torchrun), else CPU
+    wandb: bool = True  # mode from WANDB_MODE (default offline)
+    wandb_project: str = "reslab"
+    progress: bool = True  # tqdm bars (shown only on a terminal)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How the engine trains, apart from the optimizer (which a transfer ladder sets)."""
+
     epochs: int = param(20, ge=1)
-    batch_size: int = param(64, ge=1)
+    batch_size: int = param(64, ge=1)  # global: split across the processes of a DDP run
     eval_batch_size: int = param(1024, ge=1)
     scheduler: Scheduler = "plateau"
     plateau_factor: float = param(0.5, gt=0, lt=1)
@@ -55,12 +63,20 @@ class TrainConfig:
     early_stop_min_delta: float = param(0.0, ge=0)
     warmup_epochs: float = param(0.0, ge=0)  # linear warm-up before the cosine schedule
     label_smoothing: float = param(0.0, ge=0, lt=1)
-    device: str = "auto"
-    bf16: bool = False
+    bf16: bool = False  # autocast for training steps; evaluation always runs in fp32
     channels_last: bool = False
-    seed: int = param(0, ge=0)
-    wandb: bool = True
-    wandb_project: str = "reslab"
+    nproc_per_node: int = param(1, ge=1)  # > 1: data-parallel workers (torch.distributed.run)
+    sync_batchnorm: bool = False  # DDP on CUDA: BatchNorm statistics over the global batch
+
+
+@dataclass(frozen=True)
+class TrainConfig(LoopConfig):
+    """One recipe for the training engine: the loop plus its optimizer."""
+
+    optimizer: Optimizer = "adam"
+    lr: float = param(1e-3, gt=0)
+    weight_decay: float = param(0.0, ge=0)
+    momentum: float = param(0.9, ge=0, lt=1)  # sgd_momentum only
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,10 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """`data`: which datasets to prepare and how to carve the validation split."""
+    """`data`: which datasets to prepare and how to carve the validation split.
+
+    `seed` fixes the split and every `train_subset` drawn from it, so runs of other seeds (and
+    every rung of the transfer ladder) see the same images."""
 
     datasets: list[str] = param(["mnist", "cifar10", "cifar100"])
     val_size: int = param(5000, ge=1)
@@ -86,11 +105,12 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class MLPStudyConfig:
-    """`train_mlp`: the depth x {plain, residual} MLP study (lab-facts section 1)."""
+    """`train_mlp`: the depth x {plain, residual} x seed MLP study (lab-facts section 1)."""
 
     dataset: str = "mnist"
     depths: list[int] = param([10, 20, 30], ge=1)  # hidden layers
-    archs: list[str] = param(["plain", "residual"])
+    archs: list[Arch] = param(["plain", "residual"])
+    seeds: list[int] = param([0], ge=0)  # each seed: its own initialisation and shuffling
     width: int = param(32, ge=1)
     train_subset: int = param(0, ge=0)  # 0 = the whole training split
     gradflow_batches: int = param(4, ge=1)
@@ -194,6 +214,11 @@ def load_section(section: str, cls, path: Path = PARAMS_FILE):
     return _build(cls, raw[section] or {}, section)
 
 
+def load_runtime(path: Path = PARAMS_FILE) -> RuntimeConfig:
+    """The `runtime` section, or its defaults when params.yaml has none."""
+    return _build(RuntimeConfig, read_params(path).get("runtime") or {}, "runtime")
+
+
 def as_dict(cfg) -> dict:
     """Plain-dict view of a config, for run configs and fingerprints."""
     return dataclasses.asdict(cfg)
@@ -213,10 +238,11 @@ class CNNRunConfig:
 
 @dataclass(frozen=True)
 class CNNStudyConfig(CNNRunConfig):
-    """`train_cnn`: the depth x {plain, residual} CNN study on CIFAR-10 (lab-facts section 2)."""
+    """`train_cnn`: the depth x {plain, residual} x seed CNN study (lab-facts section 2)."""
 
     depths: list[int] = param([20, 40, 50], ge=CNN_MIN_DEPTH)
-    archs: list[str] = param(["plain", "residual"])
+    archs: list[Arch] = param(["plain", "residual"])
+    seeds: list[int] = param([0], ge=0)
 
 
 @dataclass(frozen=True)
@@ -224,28 +250,54 @@ class ImproveConfig(CNNRunConfig):
     """`improve_cnn`: the residual backbone with a better recipe; the transfer stages start here."""
 
     depth: int = param(20, ge=CNN_MIN_DEPTH)
+    seed: int = param(0, ge=0)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """One optimizer's learning rate and weight decay on a rung of the transfer ladder."""
+
+    lr: float = param(1e-3, gt=0)
+    weight_decay: float = param(0.0, ge=0)
 
 
 @dataclass(frozen=True)
 class PerOptimizer:
-    """A learning rate for each optimizer of the transfer ladders."""
+    """`lr` and `weight_decay` for each optimizer of the transfer ladders."""
 
-    adam: float = param(1e-2, gt=0)
-    adamw: float = param(1e-2, gt=0)
-    sgd: float = param(1e-2, gt=0)
-    sgd_momentum: float = param(1e-2, gt=0)
+    adam: OptimizerConfig = field(default_factory=OptimizerConfig)
+    adamw: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(weight_decay=1e-2))
+    sgd: OptimizerConfig = field(default_factory=OptimizerConfig)
+    sgd_momentum: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 
 @dataclass(frozen=True)
-class RungConfig:
-    """One rung of the ladder; `train.optimizer` and `train.lr` come from the ladder and `lr`."""
+class ProbeConfig:
+    """The linear probe's ladders: the loop is shared, each optimizer has its own lr and decay."""
 
-    lr: PerOptimizer = field(default_factory=PerOptimizer)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    optim: PerOptimizer = field(default_factory=PerOptimizer)
+    train: LoopConfig = field(default_factory=LoopConfig)
 
     def recipe(self, optimizer: str) -> TrainConfig:
-        return dataclasses.replace(self.train, optimizer=optimizer, lr=getattr(self.lr, optimizer))
+        settings = getattr(self.optim, optimizer)
+        return TrainConfig(**dataclasses.asdict(self.train), optimizer=optimizer,
+                           lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+@dataclass(frozen=True)
+class RungConfig(ProbeConfig):
+    """A fine-tuning rung of the ladders: the probe's settings plus train-only augmentation."""
+
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class SingleRungConfig:
+    """A rung trained with one optimizer (`train.optimizer`), which also names the ladder it
+    starts from: FT2+aug from that ladder's FT1, the full fine-tune from its linear probe."""
+
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 @dataclass(frozen=True)
@@ -254,13 +306,12 @@ class TransferConfig:
 
     dataset: str = "cifar100"
     optimizers: list[Optimizer] = param(["adam", "adamw", "sgd", "sgd_momentum"])
+    seed: int = param(0, ge=0)  # new heads, shuffling and augmentation on every rung
     train_subset: int = param(0, ge=0)  # scale knob: 0 = the whole training split
     feature_batch_size: int = param(1000, ge=1)
-    bf16: bool = True  # for feature extraction
-    device: str = "auto"
     svm_C: list[float] = param([1.0], gt=0)  # candidates; the best on val is scored on test
     svm_max_iter: int = param(5000, ge=1)
-    probe: RungConfig = field(default_factory=RungConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     finetune: RungConfig = field(default_factory=RungConfig)
-    ft2_aug_optimizer: Optimizer = "adamw"
-    ft2_aug: RungConfig = field(default_factory=RungConfig)
+    ft2_aug: SingleRungConfig = field(default_factory=SingleRungConfig)
+    full: SingleRungConfig = field(default_factory=SingleRungConfig)

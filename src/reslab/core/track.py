@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reslab.atomic import atomic_path, write_json
-from reslab.errors import DataError
+from reslab.core.atomic import atomic_path, write_json
+from reslab.core.errors import DataError
 
 
 def require(path: str | Path) -> Path:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reslab.atomic import atomic_path, write_json
-from reslab.data.sources import RawDataset, Source, sha256_file
-from reslab.errors import ConfigError
+from reslab.core.atomic import atomic_path, sha256_file, write_json
+from reslab.core.errors import ConfigError
+from reslab.datasets.imagefolder import RawDataset
 
 
 def split_indices(n_train: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +41,12 @@ def _counts(y: np.ndarray, classes: list[str]) -> dict:
     return {"total": int(len(y)), "per_class": dict(zip(classes, map(int, per_class), strict=True))}
 
 
-def prepare(name: str, raw: RawDataset, source: Source, val_size: int, seed: int,
-            out_dir: Path) -> dict:
+def prepare(name: str, raw: RawDataset, val_size: int, seed: int, out_dir: Path, *,
+            source: str = "", source_file: str | None = None) -> dict:
     """Write `<out_dir>/<name>.npz` and `<out_dir>/<name>.json`; return the manifest.
 
-    Both files are written under temporary names and renamed only when complete.
+    The npz keeps `seed`, so every `train_subset` later drawn from the split uses it too. Both
+    files are written under temporary names and renamed only when complete.
     """
     train_idx, val_idx = split_indices(len(raw.y_train), val_size, seed)
     mean, std = channel_stats(raw.x_train[train_idx])
@@ -58,12 +59,13 @@ def prepare(name: str, raw: RawDataset, source: Source, val_size: int, seed: int
                 x_train=raw.x_train, y_train=raw.y_train, x_test=raw.x_test, y_test=raw.y_test,
                 train_idx=train_idx, val_idx=val_idx, classes=np.array(raw.classes),
                 mean=np.array(mean, dtype=np.float32), std=np.array(std, dtype=np.float32),
+                seed=np.array(seed),
             )
         digest = sha256_file(tmp)
     manifest = {
         "name": name,
-        "source": source.kind,
-        "source_file": source.path.name if source.kind == "mirror" else None,
+        "source": source,
+        "source_file": source_file,
         "source_note": raw.note or None,
         "image_shape": list(raw.x_train.shape[1:]),
         "num_classes": len(raw.classes),

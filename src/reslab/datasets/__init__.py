@@ -1,0 +1,1 @@
+"""Datasets on disk: where the bytes come from (mirror, torchvision), the prepared file."""

@@ -1,0 +1,174 @@
+"""One training stage's run, end to end: train, test, gradient flow, outputs.
+
+Shared by every training stage (MLP and CNN studies, improved backbone, transfer rungs) so that
+all write the same files:
+`models/<stage>/<variant>.pt`, `metrics/<stage>/<variant>.json`, `plots/<stage>/<variant>.csv`
+(per-epoch history) and `plots/gradflow/<stage>/<variant>.csv` (per-layer gradient norms at
+initialisation and after every epoch). Under DDP every rank trains and evaluates; rank 0 alone
+writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import reslab
+from reslab.analysis.gradflow import gradient_norms
+from reslab.core.atomic import sha256_file
+from reslab.core.config import RuntimeConfig, TrainConfig
+from reslab.core.errors import ConfigError
+from reslab.core.track import Tracker, write_metrics, write_table
+from reslab.data.augment import Augment
+from reslab.data.loader import BatchLoader, Prepared, balanced_indices
+from reslab.train import checkpoint, distributed
+from reslab.train.engine import evaluate, fit
+
+RESUME_DIR = Path(".resume")
+
+
+@dataclass(frozen=True)
+class VariantOutputs:
+    model: Path
+    metrics: Path
+    history: Path
+    gradflow: Path
+    resume: Path
+
+    @classmethod
+    def for_variant(cls, stage: str, variant: str | None = None) -> VariantOutputs:
+        """`<kind>/<stage>/<variant>.<ext>` for a matrix stage, `<kind>/<stage>.<ext>` else."""
+        def path(*parts: str, ext: str) -> Path:
+            name = f"{stage}/{variant}" if variant else stage
+            return Path(*parts, f"{name}.{ext}")
+
+        return cls(path("models", ext="pt"), path("metrics", ext="json"),
+                   path("plots", ext="csv"), path("plots", "gradflow", ext="csv"),
+                   path(str(RESUME_DIR), ext="pt"))
+
+
+def code_digest() -> str:
+    """A hash of the reslab package's source: a resumed run never continues under other code."""
+    root = Path(reslab.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(*parts, inputs: list[str | Path] = ()) -> str:
+    """A stable hash of everything that defines a run (params, model, the content of its input
+    files, the code), so resume only ever continues the same run."""
+    digests = {str(p): sha256_file(Path(p)) for p in inputs}
+    blob = json.dumps([parts, digests, code_digest()], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def loaders(data: Prepared, cfg: TrainConfig, device: torch.device, seed: int,
+            augment: Augment | None = None) -> tuple[BatchLoader, BatchLoader, BatchLoader]:
+    """Train (shuffled, augmented) and val/test (in order, never augmented) loaders, sharded
+    over the ranks of a DDP run (`batch_size` is the global batch)."""
+    rank, world = distributed.rank(), distributed.world_size()
+    if cfg.batch_size % world:
+        raise ConfigError(f"train.batch_size: {cfg.batch_size} does not divide over {world} "
+                          "processes (it is the global batch)")
+    common = {"mean": data.mean, "std": data.std, "device": device,
+              "channels_last": cfg.channels_last, "rank": rank, "world": world}
+    train = BatchLoader(data.train, cfg.batch_size, shuffle=True, seed=seed, augment=augment,
+                        **common)
+    val = BatchLoader(data.val, cfg.eval_batch_size, **common)
+    test = BatchLoader(data.test, cfg.eval_batch_size, **common)
+    return train, val, test
+
+
+def probe_batches(data: Prepared, n_batches: int, batch_size: int, device: torch.device,
+                  channels_last: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The fixed gradient-flow batches: a class-balanced sample of the training split drawn with
+    the data seed (the same for every run seed and both architectures), never augmented."""
+    idx = balanced_indices(data.train.y, n_batches * batch_size, data.seed)
+    loader = BatchLoader(data.train, batch_size, data.mean, data.std, device=device,
+                         channels_last=channels_last)
+    return [(loader.to_input(data.train.x[b].to(device)), data.train.y[b].to(device))
+            for b in idx.split(batch_size)]
+
+
+def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
+                cfg: TrainConfig, *, seed: int, runtime: RuntimeConfig, run_config: dict,
+                inputs: list[str | Path], gradflow_batches: int = 0,
+                augment: Augment | None = None, saved: nn.Module | None = None,
+                finish: Callable[[], None] | None = None) -> dict | None:
+    """Train `model` and write the checkpoint, metrics, history and gradient-flow table.
+
+    `saved` is the model whose weights and `spec` are stored, when `model` is a part of it
+    (the linear probe trains the head of a frozen backbone on precomputed features); `finish`
+    runs after training, before saving. `inputs` are the files the run reads (data,
+    starting checkpoint): their content is part of the resume fingerprint. With
+    `cfg.nproc_per_node` > 1 this process starts the data-parallel workers and returns None.
+    """
+    if cfg.nproc_per_node > 1 and not distributed.in_world():
+        distributed.launch(cfg.nproc_per_node)
+        return None
+    out = VariantOutputs.for_variant(stage, variant)
+    name = f"{stage}@{variant}" if variant else stage
+    saved = model if saved is None else saved
+    device = distributed.device_for(runtime.device)
+    distributed.init(device)
+    main = distributed.is_main()
+    saved.to(device)
+    if cfg.channels_last:
+        saved.to(memory_format=torch.channels_last)
+    train, val, test = loaders(data, cfg, device, seed, augment)
+    probe = probe_batches(data, gradflow_batches, cfg.batch_size, device, cfg.channels_last) \
+        if gradflow_batches and main else []
+
+    def grads_now(net: nn.Module) -> list[dict]:
+        return gradient_norms(net, probe)
+
+    grads = [{"epoch": 0, **r} for r in grads_now(model)] if probe else []
+    key = fingerprint(name, run_config, saved.spec, seed, distributed.world_size(),
+                      len(data.train), len(data.val), inputs=inputs)
+    tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
+                      id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key) \
+        if main else None
+    result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, tracker=tracker,
+                 desc=name, epoch_end=grads_now if probe else None, progress=runtime.progress)
+    for epoch, rows in enumerate(result.extras, 1):
+        grads += [{"epoch": epoch, **r} for r in rows]
+    test_metrics = evaluate(model, test)
+    if finish is not None:
+        finish()
+    if not main:
+        distributed.close()
+        return None
+    total = sum(p.numel() for p in saved.parameters())
+    trainable = sum(p.numel() for p in saved.parameters() if p.requires_grad)
+    metrics = {
+        "test_acc": round(test_metrics["acc"], 4),
+        "test_loss": round(test_metrics["loss"], 6),
+        "selected_epoch": result.selected_epoch,
+        "min_val_loss": round(result.min_val_loss, 6),
+        "val_acc_at_min_loss": round(result.val_acc_at_min_loss, 4),
+        "max_val_acc": round(result.max_val_acc, 4),
+        "epochs_run": result.epochs_run,
+        "n_params": total,
+        "trainable_params": trainable,
+        "trainable_fraction": round(trainable / total, 6),
+        "train_seconds": round(result.train_seconds, 2),
+    }
+    checkpoint.save_model(out.model, saved, saved.spec)
+    write_table(out.history, result.history)
+    if grads:
+        write_table(out.gradflow, grads)
+    write_metrics(out.metrics, metrics)
+    tracker.finish(metrics)
+    out.resume.unlink(missing_ok=True)
+    distributed.close()
+    print(f"{name}: test acc {metrics['test_acc']:.2f}% (selected epoch "
+          f"{result.selected_epoch}/{result.epochs_run}, {result.train_seconds:.1f}s)")
+    return metrics
