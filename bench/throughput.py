@@ -76,18 +76,17 @@ def lab_style(model: nn.Module, ds, batch_size: int, step_only: bool = False):
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
          channels_last: bool):
     """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split."""
-    cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last, wandb=False)
+    cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model.parameters(), cfg)
-    gen = torch.Generator().manual_seed(0)
     loss_fn = nn.CrossEntropyLoss()
 
     def run(n_steps: int) -> float:
         n = n_steps * batch_size
         idx = torch.arange(n) % len(data.train)  # wraps round when a turn outlasts the split
         part = Split(data.train.x[idx], data.train.y[idx])
-        loader = BatchLoader(part, batch_size, data.mean, data.std, shuffle=True, generator=gen,
+        loader = BatchLoader(part, batch_size, data.mean, data.std, shuffle=True, seed=n_steps,
                              augment=augment, channels_last=channels_last)
         start = time.perf_counter()
         run_epoch(model, loader, loss_fn, opt, bf16=bf16)

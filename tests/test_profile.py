@@ -3,16 +3,20 @@ import yaml
 
 from conftest import ROOT, deep_update
 from reslab.core import config
-from reslab.profile import command, flatten
+from reslab.profile import command, environment, flatten
 
-SECTIONS = {"data": config.DataConfig, "train_mlp": config.MLPStudyConfig,
-            "train_cnn": config.CNNStudyConfig, "improve_cnn": config.ImproveConfig,
-            "transfer": config.TransferConfig}
+SECTIONS = {"runtime": config.RuntimeConfig, "data": config.DataConfig,
+            "train_mlp": config.MLPStudyConfig, "train_cnn": config.CNNStudyConfig,
+            "improve_cnn": config.ImproveConfig, "transfer": config.TransferConfig}
 
 
-def test_flatten():
-    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x", "e": True}) == [
-        "a.b=1", "a.c=[1, 2]", "d=x", "e=true"]
+def test_flatten_quotes_every_value_as_json():
+    """A string with a comma, or one reading `true`, keeps its meaning through DVC's -S."""
+    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x,y", "e": True, "f": "true"}) == [
+        "a.b=1", "a.c=[1, 2]", 'd="x,y"', "e=true", 'f="true"']
+    for item in flatten({"d": "x,y", "f": "true", "g": 1e-4}):
+        key, value = item.split("=", 1)
+        assert yaml.safe_load(value) == {"d": "x,y", "f": "true", "g": 1e-4}[key]
 
 
 @pytest.mark.parametrize("profile", sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml")))
@@ -26,10 +30,22 @@ def test_profile_names_only_valid_params(profile, tmp_path):
         config.load_section(section, cls, tmp_path / "params.yaml")
 
 
-def test_command(monkeypatch):
+def test_command_is_a_named_temporary_experiment(monkeypatch):
     monkeypatch.chdir(ROOT)
-    cmd = command("quick", ["--queue"])
-    assert cmd[:3] == ["dvc", "exp", "run"] and cmd[-1] == "--queue"
+    cmd = command("quick", ["--queue"], exp_name="q1")
+    assert cmd[:4] == ["dvc", "exp", "run", "--temp"] and cmd[-1] == "--queue"
+    assert cmd[cmd.index("--name") + 1] == "q1"
     assert "train_cnn.width=16" in cmd
+    assert "--temp" not in command("quick", [], workspace=True)
+    assert command("quick", [])[cmd.index("--name") + 1].startswith("quick-")
     with pytest.raises(SystemExit, match="no such profile"):
         command("nope", [])
+
+
+def test_relative_paths_made_absolute_for_other_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RESLAB_DATA_MIRROR", "mirror")
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    env = environment()
+    assert env["RESLAB_DATA_MIRROR"] == str(tmp_path / "mirror")
+    assert env["WANDB_DIR"] == str(tmp_path)

@@ -27,18 +27,19 @@ def test_disabled_tracker_is_a_no_op(monkeypatch):
     assert Tracker(False, "p", "n", "g", {}).run is None
 
 
+@pytest.mark.slow
 def test_offline_run_from_environment_and_no_secrets(tmp_path, monkeypatch):
     """The mode comes from WANDB_MODE; the run holds the params, never an environment secret."""
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_API_KEY", "sk-test-secret-0123456789abcdef0123456789abcdef")
     monkeypatch.setenv("MY_TOKEN", "tok-very-secret-value")
-    t = Tracker(True, "reslab-test", "run", "group", {"train": {"lr": 0.5}})
+    t = Tracker(True, "reslab-test", "run", "group", {"train": {"lr": 0.000123456789}})
     assert t.run is not None and t.run.settings.mode == "offline"
     t.log({"epoch": 1, "val_acc": 12.5})
     t.finish({"test_acc": 10.0})
     files = [p for p in (tmp_path / "wandb").rglob("*") if p.is_file()]
     assert files, "an offline run directory was written"
     blob = b"".join(p.read_bytes() for p in files)
-    assert b"0.5" in blob or b"lr" in blob
+    assert b"0.000123456789" in blob or b"1.23456789e-04" in blob, "the params are logged"
     assert b"sk-test-secret" not in blob and b"tok-very-secret-value" not in blob

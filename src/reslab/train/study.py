@@ -75,9 +75,6 @@ def loaders(data: Prepared, cfg: TrainConfig, device: torch.device, seed: int,
     """Train (shuffled, augmented) and val/test (in order, never augmented) loaders, sharded
     over the ranks of a DDP run (`batch_size` is the global batch)."""
     rank, world = distributed.rank(), distributed.world_size()
-    if cfg.batch_size % world:
-        raise ConfigError(f"train.batch_size: {cfg.batch_size} does not divide over {world} "
-                          "processes (it is the global batch)")
     common = {"mean": data.mean, "std": data.std, "device": device,
               "channels_last": cfg.channels_last, "rank": rank, "world": world}
     train = BatchLoader(data.train, cfg.batch_size, shuffle=True, seed=seed, augment=augment,
@@ -111,8 +108,12 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
     starting checkpoint): their content is part of the resume fingerprint. With
     `cfg.nproc_per_node` > 1 this process starts the data-parallel workers and returns None.
     """
-    if cfg.nproc_per_node > 1 and not distributed.in_world():
-        distributed.launch(cfg.nproc_per_node)
+    world = distributed.world_size() if distributed.in_world() else cfg.nproc_per_node
+    if cfg.batch_size % world:
+        raise ConfigError(f"train.batch_size: {cfg.batch_size} (the global batch) does not "
+                          f"divide over {world} processes")
+    if world > 1 and not distributed.in_world():
+        distributed.launch(world)
         return None
     out = VariantOutputs.for_variant(stage, variant)
     name = f"{stage}@{variant}" if variant else stage
