@@ -7,10 +7,12 @@ times the lab's model step alone (fp32, NCHW, one batch kept in memory, no input
 the part of the lab's step that data handling cannot speed up.
 
 The pipelines take turns, `--rounds` times, so that a slow spell of a shared machine hits them
-alike; each ratio is ours / lab-style within one round, and the table shows their median.
+alike; each ratio is ours / lab-style within one round, and the table shows their median. For
+the CNN it also prints the FLOP rate our step achieves (FLOPs counted by torch's
+FlopCounterMode) against this machine's bf16 matrix-product peak, measured in the same run.
 
     python bench/throughput.py                 # both models, prints a table and the ratios
-    python bench/throughput.py --model cnn --rounds 7
+    python bench/throughput.py --model cnn --rounds 5
 
 Needs `data/prepared/{mnist,cifar10}.npz` (`dvc repro prepare_data@mnist prepare_data@cifar10`).
 """
@@ -18,13 +20,13 @@ Needs `data/prepared/{mnist,cifar10}.npz` (`dvc repro prepare_data@mnist prepare
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import time
 
 import torch
+from labstyle import cifar_transforms, lab_dataset, lab_style
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
 from reslab.core.config import AugmentConfig, TrainConfig
@@ -35,42 +37,6 @@ from reslab.models.mlp import MLP
 from reslab.train.engine import make_optimizer, run_epoch
 
 WARMUP_STEPS = 3
-
-
-def lab_dataset(cls, x, y, transform):
-    """A real torchvision dataset object (its own PIL __getitem__) over in-memory arrays."""
-    ds = cls.__new__(cls)
-    ds.data = torch.from_numpy(x.numpy().squeeze(-1)) if cls is datasets.MNIST else x.numpy()
-    ds.targets = y.tolist() if cls is datasets.CIFAR10 else y
-    ds.transform, ds.target_transform = transform, None
-    return ds
-
-
-def epochs(loader):
-    """Batches from epoch after epoch (`itertools.cycle` would replay the first epoch's)."""
-    while True:
-        yield from loader
-
-
-def lab_style(model: nn.Module, ds, batch_size: int, step_only: bool = False):
-    """The notebook's loop: plain Adam, fp32, NCHW, a DataLoader over the PIL dataset.
-    `step_only` trains on one batch drawn up front, leaving the input pipeline out."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True)
-    batches = itertools.repeat(next(iter(loader))) if step_only else epochs(loader)
-
-    def run(n_steps: int) -> float:
-        start, seen = time.perf_counter(), 0
-        for x, y in itertools.islice(batches, n_steps):
-            opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            opt.step()
-            seen += len(y)
-        return seen / (time.perf_counter() - start)
-
-    return run
 
 
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
@@ -113,19 +79,50 @@ def row(name: str, speeds: dict[str, list[float]]) -> str:
             f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
 
 
+def step_flops(model: nn.Module, batch: int, image: tuple[int, ...]) -> int:
+    """FLOPs of one training step (forward and backward) on `batch` images, as counted by
+    torch.utils.flop_counter.FlopCounterMode (convolutions and matrix products)."""
+    x, y = torch.randn(batch, *image), torch.randint(0, 10, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def peak_bf16_flops(n: int = 2048, repeats: int = 10) -> float:
+    """This machine's bf16 matrix-product rate (FLOP/s): the ceiling a bf16 step could reach."""
+    a, b = (torch.randn(n, n).bfloat16() for _ in range(2))
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def utilisation(model: nn.Module, img_per_s: float, batch: int = 64) -> str:
+    flops = step_flops(model, batch, (3, 32, 32))
+    achieved = flops / batch * img_per_s
+    peak = peak_bf16_flops()
+    return (f"CNN training step: {flops / batch / 1e9:.3f} GFLOP per image (FlopCounterMode); "
+            f"reslab at {img_per_s:,.0f} img/s = {achieved / 1e9:,.0f} GFLOP/s; this machine's "
+            f"bf16 matrix-product peak {peak / 1e9:,.0f} GFLOP/s (2048^3, same run); "
+            f"utilisation {100 * achieved / peak:.0f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["cnn", "mlp", "both"], default="both")
     parser.add_argument("--steps", type=int, default=20, help="timed CNN steps per turn "
                         "(the MLP's steps are short: it takes 20x as many)")
-    parser.add_argument("--rounds", type=int, default=5, help="turns each pipeline takes")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each pipeline takes")
     parser.add_argument("--mlp-depth", type=int, default=10)
     parser.add_argument("--cnn-depth", type=int, default=20)
     parser.add_argument("--cnn-width", type=int, default=32)
     args = parser.parse_args()
     torch.manual_seed(0)
-    rows = []
+    rows, notes = [], []
     if args.model in ("mlp", "both"):
         data = load_prepared("data/prepared/mnist.npz")
         tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -139,10 +136,8 @@ def main() -> None:
     if args.model in ("cnn", "both"):
         data = load_prepared("data/prepared/cifar10.npz")
         mean, std = data.mean.tolist(), data.std.tolist()
-        tf = transforms.Compose([transforms.RandomCrop(32, padding=4),
-                                 transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-                                 transforms.Normalize(mean, std)])
-        ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y, tf)
+        ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
+                         cifar_transforms(mean, std, augment=True))
         aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
         cnn = lambda: CNN(args.cnn_depth, args.cnn_width, True)  # noqa: E731
         speeds = take_turns({
@@ -152,11 +147,13 @@ def main() -> None:
         }, args.steps, args.rounds)
         rows.append(row(f"residual CNN depth {args.cnn_depth} width {args.cnn_width}, batch 64, "
                         "crop+flip", speeds))
+        notes.append(utilisation(cnn(), statistics.median(speeds["ours"])))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.rounds} rounds, median img/s")
     print("| model | lab-style | lab model step alone | reslab | ratio, median (range) |\n"
           "|---|---|---|---|---|")
     print("\n".join(rows))
+    print("\n".join(notes))
 
 
 if __name__ == "__main__":

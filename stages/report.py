@@ -1,5 +1,7 @@
 """Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
-metrics/summary.json (the study's headline numbers: one readable row per experiment)."""
+metrics/summary.json, the study's headline numbers under one `summary` key, so that
+`dvc exp show --drop '.*' --keep 'Experiment|Created|summary\.'` is one readable row per
+experiment."""
 
 import sys
 from pathlib import Path
@@ -115,7 +117,7 @@ def main(argv: list[str]) -> None:
                 "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
                 "ft2_aug": single["finetune_ft2_aug"][1]["test_acc"],
                 "full": single["finetune_full"][1]["test_acc"]}
-    write_metrics("metrics/summary.json", summary)
+    write_metrics("metrics/summary.json", {"summary": summary})
     write_text(OUT / "results.md", "\n".join(sections))
     print(f"report: {OUT / 'results.md'}, metrics/summary.json")
 

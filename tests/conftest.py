@@ -18,7 +18,9 @@ import yaml
 from reslab.datasets.standin import make_imagefolder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
+# The real-data tests read the offline mirror named by RESLAB_DATA_MIRROR (read here, before the
+# fixtures below clear it for every test), else the project's shared one beside the checkout.
+SHARED_MIRROR = Path(os.environ.get("RESLAB_DATA_MIRROR") or ROOT.parent / "shared" / "datasets")
 
 
 def write_mnist_idx(root: Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:
@@ -38,10 +40,8 @@ def write_mnist_idx(root: Path, n_train: int = 20, n_test: int = 10, seed: int =
     return root
 
 
-@pytest.fixture
-def mirror(tmp_path) -> Path:
+def make_mirror(d: Path) -> Path:
     """A mirror folder with tiny mnist (grayscale) and cifar10/cifar100 (RGB) archives."""
-    d = tmp_path / "mirror"
     make_imagefolder_zip(d / "mnist.zip", classes=[str(i) for i in range(10)], n_train=12,
                          n_test=4, size=28, mode="L")
     make_imagefolder_zip(d / "cifar10.zip", classes=10, n_train=12, n_test=4, size=32, mode="RGB",
@@ -49,6 +49,11 @@ def mirror(tmp_path) -> Path:
     make_imagefolder_zip(d / "cifar100.zip", classes=20, n_train=8, n_test=3, size=32, mode="RGB",
                          seed=2)
     return d
+
+
+@pytest.fixture
+def mirror(tmp_path) -> Path:
+    return make_mirror(tmp_path / "mirror")
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +64,7 @@ def _quiet_env(monkeypatch):
 
 
 TINY_PARAMS = {
+    "runtime": {"progress": False},
     "data": {"val_size": 20},
     "train_mlp": {"depths": [2, 4], "width": 8, "gradflow_batches": 2,
                   "train": {"epochs": 2, "batch_size": 16, "eval_batch_size": 64}},
@@ -102,27 +108,34 @@ class DvcRepo:
         self.run("git", "commit", "-q", "-m", message)
 
 
-@pytest.fixture
-def dvc_repo(tmp_path, mirror) -> DvcRepo:
-    repo = tmp_path / "repo"
-    repo.mkdir()
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+          "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def make_dvc_repo(repo: Path, mirror: Path, params: dict | None = None) -> DvcRepo:
+    """A git + DVC repo at `repo` with this project's pipeline and tiny params, committed."""
+    repo.mkdir(parents=True)
     for item in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / item, repo / item)
     for folder in ("stages", "src", "sources", "profiles"):
         shutil.copytree(ROOT / folder, repo / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "dvc.lock"))
-    env = {**os.environ, "RESLAB_DATA_MIRROR": str(mirror), "WANDB_MODE": "disabled",
-           "RESLAB_TORCHVISION_ROOT": str(tmp_path / "tvroot"), "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+    env = {**os.environ, **GIT_ID, "RESLAB_DATA_MIRROR": str(mirror), "WANDB_MODE": "disabled",
+           "RESLAB_TORCHVISION_ROOT": str(repo.parent / "tvroot"),
            "PYTHONPATH": str(repo / "src")}
     r = DvcRepo(repo, env)
     r.run("git", "init", "-q")
     r.dvc("init", "-q")
     r.dvc("config", "core.analytics", "false")
     shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
-    r.set_params(TINY_PARAMS)
+    r.set_params(deep_update(copy.deepcopy(TINY_PARAMS), params or {}))
     r.commit("init")
     return r
+
+
+@pytest.fixture
+def dvc_repo(tmp_path, mirror) -> DvcRepo:
+    return make_dvc_repo(tmp_path / "repo", mirror)
 
 
 class Workspace:

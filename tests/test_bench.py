@@ -1,6 +1,7 @@
 """The throughput benchmark counts only the images each pipeline really trained on."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
@@ -9,10 +10,12 @@ from torchvision import datasets, transforms
 from reslab.data.loader import Prepared, Split
 from reslab.models.mlp import MLP
 
-spec = importlib.util.spec_from_file_location(
-    "throughput", Path(__file__).parents[1] / "bench" / "throughput.py")
+BENCH = Path(__file__).parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # the scripts import their shared lab-style module
+spec = importlib.util.spec_from_file_location("throughput", BENCH / "throughput.py")
 throughput = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(throughput)
+import labstyle  # noqa: E402
 
 
 def counting_mlp(seen: list[int]) -> MLP:
@@ -36,13 +39,13 @@ def test_ours_trains_on_every_image_it_counts_even_past_the_end_of_the_split():
 
 def test_lab_style_goes_on_to_new_epochs_and_step_only_reuses_one_batch():
     data = tiny_data(7)
-    ds = throughput.lab_dataset(datasets.MNIST, data.train.x, data.train.y, transforms.ToTensor())
+    ds = labstyle.lab_dataset(datasets.MNIST, data.train.x, data.train.y, transforms.ToTensor())
     calls = []
     ds.transform = lambda img: (calls.append(1), transforms.functional.to_tensor(img))[1]
     seen = []
-    assert throughput.lab_style(counting_mlp(seen), ds, 4)(5) > 0
+    assert labstyle.lab_style(counting_mlp(seen), ds, 4)(5) > 0
     assert seen == [4, 3, 4, 3, 4] and len(calls) == 18  # every image through the transform
     calls.clear()
     seen.clear()
-    assert throughput.lab_style(counting_mlp(seen), ds, 4, step_only=True)(5) > 0
+    assert labstyle.lab_style(counting_mlp(seen), ds, 4, step_only=True)(5) > 0
     assert seen == [4] * 5 and len(calls) == 4  # one batch drawn, up front

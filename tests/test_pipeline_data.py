@@ -1,17 +1,24 @@
-"""`dvc repro prepare_data@<name>` for real, in a temporary git + DVC repo."""
+"""`dvc repro prepare_data@<name>` for real, in a temporary git + DVC repo: the tracked
+download step first, then preparation; one dataset failing blocks no other."""
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 
 def test_dvc_repro_prepare_data(dvc_repo):
-    dvc_repo.dvc("repro", "prepare_data@mnist", "prepare_data@cifar100")
+    first = dvc_repo.dvc("repro", "prepare_data@mnist", "prepare_data@cifar100").stdout
+    assert "Running stage 'sources/dvc.yaml:download_data'" in first
     manifest = json.loads((dvc_repo.path / "data/prepared/cifar100.json").read_text())
     assert manifest["num_classes"] == 20 and manifest["image_shape"] == [32, 32, 3]
-    assert manifest["counts"]["val"]["total"] == 20 and manifest["source"] == "mirror"
-    status = dvc_repo.dvc("status", "prepare_data@mnist", "prepare_data@cifar100").stdout
-    assert "up to date" in status
+    assert manifest["counts"]["val"]["total"] == 20
+    assert (manifest["source"], manifest["source_file"]) == ("imagefolder_zip", "cifar100.zip")
+    assert sorted(p.name for p in (dvc_repo.path / "data/source").iterdir()) == [
+        "cifar10", "cifar100", "mnist"]
     again = dvc_repo.dvc("repro", "prepare_data@mnist").stdout
-    assert "didn't change, skipping" in again
+    assert "Stage 'prepare_data@mnist' didn't change, skipping" in again
 
 
 def test_one_dataset_failing_does_not_block_others(dvc_repo):

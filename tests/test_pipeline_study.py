@@ -1,52 +1,81 @@
-"""Smoke test of the whole study: every stage of dvc.yaml through `dvc repro` on tiny generated
-data (mirror zips for all three datasets, a 100-class CIFAR-100-shaped stand-in), then the report,
-the transfer ladder's invariants, and a second `dvc repro` that does nothing."""
+"""The whole study through the real DVC CLI on tiny generated data (mirror zips for all three
+datasets, a 100-class CIFAR-100-shaped stand-in), run once for the module; then what a DVC user
+expects of it: nothing re-runs when nothing changed (bytecode and run-time knobs included),
+a param re-runs exactly its variants, the plots and views are the intended ones, and
+`dvc exp show` gives one readable row per experiment."""
 
 import json
 import re
+import subprocess
 
+import pytest
 import torch
 
+from conftest import make_dvc_repo, make_mirror
 from reslab.datasets.standin import make_imagefolder_zip
 from reslab.transfer import load_cnn
 
+pytestmark = pytest.mark.slow
+
 STUDY_PARAMS = {
+    "train_mlp": {"seeds": [0, 1]},
     "train_cnn": {"depths": [9, 11], "width": 4, "gradflow_batches": 1,
                   "train": {"epochs": 1, "batch_size": 32, "eval_batch_size": 256}},
+    # enough steps that the backbone's BatchNorm statistics settle (a rung that unfreezes a
+    # block switches its BatchNorm to batch statistics; far-off running ones blow up FT0)
     "improve_cnn": {"depth": 9, "width": 8, "gradflow_batches": 1,
-                    "train": {"epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
+                    "train": {"epochs": 8, "batch_size": 16, "eval_batch_size": 256}},
     "transfer": {
         "optimizers": ["adamw", "sgd_momentum"], "feature_batch_size": 256, "svm_max_iter": 500,
-        "probe": {"lr": {"adamw": 3e-2, "sgd_momentum": 0.3},
+        "probe": {"optim": {"adamw": {"lr": 3e-2}, "sgd_momentum": {"lr": 0.3}},
                   "train": {"epochs": 30, "batch_size": 32}},
-        "finetune": {"lr": {"adamw": 1e-3, "sgd_momentum": 0.02},
+        "finetune": {"optim": {"adamw": {"lr": 1e-3}, "sgd_momentum": {"lr": 0.02}},
                      "train": {"epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
-        "ft2_aug": {"lr": {"adamw": 1e-3},
-                    "train": {"epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
+        "ft2_aug": {"train": {"lr": 1e-3, "epochs": 2, "batch_size": 32,
+                              "eval_batch_size": 256}},
+        "full": {"train": {"lr": 1e-3, "epochs": 2, "batch_size": 32, "eval_batch_size": 256}},
     },
 }
 RUNGS = ["linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2"]
 CHANCE = 1.0  # percent, 100 classes
+DOWNLOAD = "sources/dvc.yaml:download_data"
 
 
-def test_whole_study(dvc_repo):
-    make_imagefolder_zip(dvc_repo.path.parent / "mirror" / "cifar100.zip", classes=100,
-                         n_train=8, n_test=3, size=32, mode="RGB", seed=7)
-    dvc_repo.set_params(STUDY_PARAMS)
-    dvc_repo.dvc("repro")
-    root = dvc_repo.path
+def ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    mirror = make_mirror(root / "mirror")
+    make_imagefolder_zip(mirror / "cifar100.zip", classes=100, n_train=8, n_test=3, size=32,
+                         mode="RGB", seed=7)
+    repo = make_dvc_repo(root / "repo", mirror, STUDY_PARAMS)
+    repo.first_run = repo.dvc("repro").stdout
+    repo.commit("the study")
+    return repo
+
+
+def status(repo) -> set[str]:
+    return set(json.loads(repo.dvc("status", "--json").stdout)) - {DOWNLOAD}
+
+
+def test_whole_study(study):
+    root = study.path
 
     def metrics(path):
         return json.loads((root / "metrics" / path).read_text())
 
-    # every stage left its outputs
-    listed = json.loads(dvc_repo.dvc("metrics", "show", "--json").stdout)
-    shown = json.dumps(listed)
-    for name in ("train_mlp/4-residual", "train_cnn/11-plain", "improve_cnn", "svm_baseline",
-                 "linear_probe/adamw", "finetune_ft2/sgd_momentum", "finetune_ft2_aug"):
+    # every stage left its outputs, and `dvc metrics show` lists them
+    shown = study.dvc("metrics", "show", "--json").stdout
+    for name in ("train_mlp/4-residual-1", "train_cnn/11-plain-0", "improve_cnn",
+                 "svm_baseline", "linear_probe/adamw", "finetune_ft2/sgd_momentum",
+                 "finetune_ft2_aug", "finetune_full", "analyze/train_cnn", "summary"):
         assert f"metrics/{name}.json" in shown
     figures = sorted(p.name for p in (root / "plots/figures/train_cnn").iterdir())
-    assert figures == ["accuracy_vs_depth.png", "gradflow_depth11.png", "gradflow_depth9.png"]
+    assert figures == ["accuracy_vs_depth.png", "gradflow_depth11.png", "gradflow_depth9.png",
+                       "gradflow_heatmap_depth11.png", "gradflow_heatmap_depth9.png"]
 
     # the transfer ladder: above chance everywhere, more trainable at each rung
     assert metrics("svm_baseline.json")["test_acc"] > 5 * CHANCE
@@ -59,32 +88,149 @@ def test_whole_study(dvc_repo):
     aug = metrics("finetune_ft2_aug.json")
     assert aug["test_acc"] > 5 * CHANCE
     assert aug["trainable_fraction"] == metrics("finetune_ft2/adamw.json")["trainable_fraction"]
+    assert metrics("finetune_full.json")["trainable_fraction"] == 1.0
 
     # frozen parts never move along the ladder; the block a rung unfreezes does
     backbone = load_cnn(root / "models/improve_cnn.pt")
     ft1 = load_cnn(root / "models/finetune_ft1/adamw.pt")
     ft2 = load_cnn(root / "models/finetune_ft2/adamw.pt")
-    pairs = [(backbone.stem, ft2.stem), (backbone.blocks[-3], ft1.blocks[-3])]
-    for a, b in pairs:
+    for a, b in [(backbone.stem, ft2.stem), (backbone.blocks[-3], ft1.blocks[-3])]:
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
                                                      b.state_dict().values(), strict=True))
     assert not torch.equal(backbone.blocks[-3].body[0].weight, ft2.blocks[-3].body[0].weight)
     assert ft2.head.out_features == 100
 
-    # the report names every stage's number and says the target data is a stand-in
+    # the report: every number, stand-in data and reduced scale marked, no lab difference
     report = (root / "reports/results.md").read_text()
     numbers = [metrics(p)["test_acc"] for p in (
-        "train_mlp/2-plain.json", "train_mlp/4-residual.json", "train_cnn/9-plain.json",
-        "train_cnn/11-residual.json", "improve_cnn.json", "svm_baseline.json",
-        "linear_probe/adamw.json", "finetune_ft0/sgd_momentum.json", "finetune_ft1/adamw.json",
-        "finetune_ft2/sgd_momentum.json", "finetune_ft2_aug.json")]
+        "improve_cnn.json", "svm_baseline.json", "linear_probe/adamw.json",
+        "finetune_ft0/sgd_momentum.json", "finetune_ft1/adamw.json",
+        "finetune_ft2/sgd_momentum.json", "finetune_ft2_aug.json", "finetune_full.json")]
     for value in numbers:
         assert f"| {value:.2f} |" in report
+    mlp = metrics("analyze/train_mlp.json")["4"]["residual"]
+    assert f"| {mlp['mean']:.2f} ± {mlp['std']:.2f} |" in report
     assert "generated stand-in" in report
+    assert report.count("No lab comparison") == 4 and not re.search(r"\| [+-]\d+\.\d\d \|$",
+                                                                      report, re.M)
     for image in re.findall(r"\]\(([^)]+\.png)\)", report):
         assert (root / "reports" / image).resolve().exists(), image
 
-    # nothing changed: a second repro runs no stage
-    again = dvc_repo.dvc("repro").stdout
-    assert "Running stage" not in again
-    assert not dvc_repo.resume_dir_has_files()
+    summary = metrics("summary.json")["summary"]
+    assert summary["svm"] == metrics("svm_baseline.json")["test_acc"]
+    assert summary["ft1_best"] == max(metrics(f"finetune_ft1/{o}.json")["test_acc"]
+                                      for o in ("adamw", "sgd_momentum"))
+    assert summary["mlp_gap"]["4"] == metrics("analyze/train_mlp.json")["4"][
+        "residual_minus_plain"]["mean"]
+    assert not study.resume_dir_has_files()
+
+
+def test_nothing_changed_nothing_runs(study):
+    again = study.dvc("repro").stdout
+    assert ran(again) == {DOWNLOAD}  # the source check, which finds the same data
+    assert status(study) == set()
+
+
+def test_bytecode_caches_do_not_change_the_pipeline(study):
+    env = {k: v for k, v in study.env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(["python", "-c", "import reslab.train.study, reslab.transfer, "
+                    "reslab.report.collect, reslab.datasets.prepare"], cwd=study.path, env=env,
+                   check=True)
+    assert list((study.path / "src/reslab/train").glob("__pycache__/*.pyc"))
+    assert status(study) == set()
+
+
+def test_runtime_knobs_retrain_nothing(study):
+    study.set_params({"runtime": {"wandb": False, "progress": True, "device": "cpu"}})
+    try:
+        assert status(study) == set()
+    finally:
+        study.run("git", "checkout", "params.yaml")
+
+
+def test_a_param_reruns_exactly_its_variants(study):
+    """One optimizer's learning rate re-runs that optimizer's probe (and, downstream, its
+    ladder), not the other probe; the loop shared by the fine-tuning rungs re-runs them all."""
+    study.set_params({"transfer": {"probe": {"optim": {"adamw": {"lr": 0.01}}}}})
+    try:
+        assert status(study) == {"linear_probe@adamw"}
+    finally:
+        study.run("git", "checkout", "params.yaml")
+    study.set_params({"transfer": {"finetune": {"optim": {"sgd_momentum": {"lr": 0.05}}}}})
+    try:
+        assert status(study) == {f"finetune_ft{i}@sgd_momentum" for i in range(3)}
+    finally:
+        study.run("git", "checkout", "params.yaml")
+
+
+def test_plots_are_the_intended_charts(study):
+    plots = json.loads(study.dvc("plots", "show", "--json").stdout)["data"]
+    charts = {"train_mlp_val_acc", "train_cnn_val_acc", "improve_cnn_acc",
+              "linear_probe_val_acc", "finetune_ft0_val_acc", "finetune_ft1_val_acc",
+              "finetune_ft2_val_acc"}
+    images = {str(p.relative_to(study.path)) for folder in ("plots/figures", "reports/figures")
+              for p in (study.path / folder).rglob("*.png")}
+    assert set(plots) == charts | images and len(images) == 5 + 5 + 3
+
+    def lines(chart):
+        values = plots[chart][0]["content"]["data"]["values"]
+        return {v["variant"] for v in values}, {v["field"] for v in values}
+
+    variants, fields = lines("train_mlp_val_acc")
+    assert variants == {f"{d}-{a}-{s}" for d in (2, 4) for a in ("plain", "residual")
+                        for s in (0, 1)} and fields == {"val_acc"}
+    assert lines("linear_probe_val_acc")[0] == {"adamw", "sgd_momentum"}
+    assert lines("finetune_ft2_val_acc")[0] == {"adamw", "sgd_momentum", "ft2_aug (adamw)",
+                                                "full (adamw)"}
+    assert plots["improve_cnn_acc"][0]["content"]["encoding"]["x"]["field"] == "epoch"
+
+
+def test_one_readable_row_per_experiment(study):
+    """The README's `dvc exp show` command: the summary's headline numbers, one row each."""
+    study.dvc("exp", "run", "-n", "svm-c", "-S", "transfer.svm_C=[0.1,1.0]")
+    table = study.dvc("exp", "show", "--no-pager", "--csv", "--drop", ".*", "--keep",
+                      r"Experiment|Created|summary\.").stdout
+    header, *rows = table.strip().splitlines()
+    columns = header.split(",")
+    summary = {f"summary.{k}" for k in ("mlp_gap.2", "mlp_gap.4", "cnn_gap.9", "cnn_gap.11",
+                                        "improve_cnn", "svm", "probe_best", "ft0_best",
+                                        "ft1_best", "ft2_best", "ft2_aug", "full")}
+    assert columns[:2] == ["Experiment", "Created"] and set(columns[2:]) == summary, columns
+    assert len(rows) == 3 and rows[-1].startswith("svm-c,")  # workspace, baseline, experiment
+    svm = json.loads((study.path / "metrics/svm_baseline.json").read_text())["test_acc"]
+    assert str(svm) in rows[-1].split(",")[2:]
+    diff = study.dvc("metrics", "diff", "--all", "--targets", "metrics/summary.json", "--",
+                     "HEAD", "svm-c").stdout.strip().splitlines()
+    assert len(diff) == 1 + len(summary) and any("summary.svm " in line for line in diff)
+    study.run("git", "reset", "-q", "--hard")
+    study.dvc("checkout", "--force")
+    assert status(study) == set()
+
+
+def test_changed_source_reruns_its_preparation_only(study):
+    """download_data is the tracked first step: a different archive in the mirror re-runs
+    that dataset's preparation (and so everything after it); the same one re-runs nothing."""
+    mirror = study.path.parent / "mirror"
+    original = (mirror / "cifar100.zip").read_bytes()
+    make_imagefolder_zip(mirror / "cifar100.zip", classes=100, n_train=8, n_test=3, size=32,
+                         mode="RGB", seed=8)
+    try:
+        study.dvc("repro", "-s", DOWNLOAD)
+        assert status(study) == {"prepare_data@cifar100"}
+    finally:
+        (mirror / "cifar100.zip").write_bytes(original)
+    study.dvc("repro", "-s", DOWNLOAD)
+    assert status(study) == set()
+
+
+def test_views_list_only_what_the_pipeline_produces(study):
+    """After dropping a depth, its old files stay on disk but no view shows them."""
+    study.set_params({"train_mlp": {"depths": [2]}})
+    study.dvc("repro", "analyze_mlp")
+    shown = study.dvc("metrics", "show", "--json").stdout
+    assert "metrics/train_mlp/2-plain-0.json" in shown
+    assert "train_mlp/4-" not in shown
+    assert (study.path / "metrics/train_mlp/4-plain-0.json").exists()
+    plots = json.loads(study.dvc("plots", "show", "--json", "train_mlp_val_acc").stdout)["data"]
+    variants = {v["variant"] for v in plots["train_mlp_val_acc"][0]["content"]["data"]["values"]}
+    assert variants == {f"2-{a}-{s}" for a in ("plain", "residual") for s in (0, 1)}

@@ -1,5 +1,7 @@
-"""Real-data checks on the shared offline mirror (marked slow: CI runs them; skip locally with
-`pytest -m "not slow"`)."""
+"""Real-data checks on the offline mirror (RESLAB_DATA_MIRROR, else ../shared/datasets).
+
+Marked `slow` and `mirror`: CI runs them, and a missing mirror fails them rather than skipping
+them; on a machine without one, deselect them with `pytest -m "not mirror"`."""
 
 import pytest
 import torch
@@ -7,21 +9,21 @@ import torch
 from conftest import SHARED_MIRROR
 from reslab.core.config import TrainConfig
 from reslab.data.loader import load_prepared
+from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
-from reslab.datasets.sources import Source, read_imagefolder_zip
 from reslab.models.mlp import MLP
 from reslab.train.engine import evaluate, fit
 from reslab.train.study import loaders
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.mirror]
 
 
 def prepared(name, tmp_path):
     path = SHARED_MIRROR / f"{name}.zip"
-    if not path.exists():
-        pytest.skip(f"no shared mirror at {SHARED_MIRROR}")
-    src = Source("mirror", path)
-    manifest = prepare(name, read_imagefolder_zip(path), src, 5000, 0, tmp_path)
+    assert path.exists(), (f"no offline mirror at {SHARED_MIRROR}: set RESLAB_DATA_MIRROR, or "
+                           "deselect these tests with -m 'not mirror'")
+    manifest = prepare(name, read_imagefolder_zip(path), 5000, 0, tmp_path,
+                       source="imagefolder_zip", source_file=path.name)
     return manifest, tmp_path / f"{name}.npz"
 
 
@@ -45,14 +47,13 @@ def test_cifar10_mirror(tmp_path):
 def test_residual_mlp_learns_where_plain_collapses(tmp_path):
     """The lab's first phenomenon on real MNIST, small: depth 30, 10k images, 3 epochs."""
     _, npz = prepared("mnist", tmp_path)
-    data = load_prepared(npz, train_subset=10000, seed=0)
-    cfg = TrainConfig(optimizer="adam", lr=3e-4, epochs=3, batch_size=64, scheduler="none",
-                      wandb=False, device="cpu")
+    data = load_prepared(npz, train_subset=10000)
+    cfg = TrainConfig(optimizer="adam", lr=3e-4, epochs=3, batch_size=64, scheduler="none")
     acc = {}
     for residual in (False, True):
         torch.manual_seed(0)
         model = MLP(30, residual=residual)
-        train, val, test = loaders(data, cfg, torch.device("cpu"))
+        train, val, test = loaders(data, cfg, torch.device("cpu"), seed=0)
         fit(model, train, val, cfg)
         acc[residual] = evaluate(model, test)["acc"]
     assert acc[True] > 85 and acc[True] - acc[False] > 25, acc

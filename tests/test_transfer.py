@@ -163,16 +163,16 @@ def test_load_cnn_checks_spec(tmp_path):
 
 
 def blob_features(path, classes=8, dim=32, seed=0):
-    """Gaussian classes in a few informative dimensions on a small scale, drowned in wide
-    uninformative ones: what unstandardised features of a backbone can look like."""
+    """Gaussian classes in 24 informative dimensions, beside 8 uninformative ones a thousand
+    times wider: features on unequal scales, as a backbone's can be."""
     rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 1.0, size=(classes, dim))
-    scale = np.where(np.arange(dim) < 8, 0.01, 100.0)
+    centers = rng.normal(0, 0.5, size=(classes, dim))
+    scale = np.where(np.arange(dim) < 24, 1.0, 1000.0)
     arrays = {}
     for name, n in (("train", 1600), ("val", 400), ("test", 400)):
         y = np.arange(n) % classes
-        x = centers[y] + rng.normal(0, 0.8, size=(n, dim))
-        x[:, 8:] = rng.normal(0, 1.0, size=(n, dim - 8))  # no class information there
+        x = centers[y] + rng.normal(0, 1.0, size=(n, dim))
+        x[:, 24:] = rng.normal(0, 1.0, size=(n, dim - 24))  # no class information there
         arrays[f"{name}_x"], arrays[f"{name}_y"] = (x * scale).astype(np.float32), y
     (path / "data/features").mkdir(parents=True)
     np.savez(path / "data/features/blobs.npz", classes=np.arange(classes).astype(str), **arrays)

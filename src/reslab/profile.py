@@ -75,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="run in the workspace: params.yaml keeps the profile's values")
     parser.add_argument("--name", help="experiment name (default: <profile>-<date>-<time>)")
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
-    parser.add_argument("extra", nargs="*", help="arguments for `dvc exp run` (after --)")
-    args = parser.parse_args(argv)
-    cmd = command(args.profile, args.extra, workspace=args.workspace, exp_name=args.name)
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # for `dvc exp run`
+    args = parser.parse_args(argv[:len(argv) - len(extra) - bool(extra or "--" in argv)])
+    cmd = command(args.profile, extra, workspace=args.workspace, exp_name=args.name)
     exp_name = cmd[cmd.index("--name") + 1]
     print(shlex.join(cmd), flush=True)
     if args.dry_run:

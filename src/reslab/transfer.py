@@ -67,17 +67,23 @@ def extract_features(model: CNN, loader: BatchLoader) -> np.ndarray:
     return torch.cat([model.features(x).float().cpu() for x, _ in loader]).numpy()
 
 
+STD_FLOOR = 0.1  # of the median feature std: a near-dead channel is not blown up
+
+
 def feature_data(features: dict[str, np.ndarray], classes: list[str]) -> Prepared:
-    """Features as a `Prepared` whose mean and std are the train split's (a zero std counts as
-    one, as in scikit-learn's StandardScaler), so the engine trains a probe on standardised
-    features, as the SVM baseline does."""
+    """Features as a `Prepared` whose mean and std are the train split's, so the engine trains
+    the probe on standardised features, as the SVM baseline's StandardScaler does. A std below
+    a tenth of the median counts as that: standardising a near-dead channel (std 1e-4 beside a
+    median of 0.06) would scale it up 100x, and fine-tuning from the probe then diverges as the
+    unfrozen blocks move it."""
     def split(name: str) -> Split:
         return Split(torch.from_numpy(features[f"{name}_x"]),
                      torch.from_numpy(features[f"{name}_y"]).long())
 
     train = torch.from_numpy(features["train_x"]).double()
     std = train.std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
+    alive = std[std > 0]
+    std = std.clamp(min=STD_FLOOR * (alive.median().item() if len(alive) else 1.0))
     return Prepared(split("train"), split("val"), split("test"), classes,
                     train.mean(0).float(), std.float())
 

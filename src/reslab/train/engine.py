@@ -170,6 +170,7 @@ class FitResult:
     epochs_run: int
     train_seconds: float
     extras: list = field(default_factory=list)  # `epoch_end`'s value after every epoch
+    epoch_seconds: list = field(default_factory=list)  # training time of each epoch (not saved)
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
@@ -192,7 +193,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     eval_loss = nn.CrossEntropyLoss()
     history: list[dict] = []
     extras: list = []
-    seconds = 0.0
+    seconds, epoch_seconds = 0.0, []
     state_path = Path(state_path) if state_path else None
     state = None
     if state_path and distributed.is_main() and state_path.exists():
@@ -217,7 +218,8 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         start = time.perf_counter()
         tr = run_epoch(net, train, train_loss, optimizer, bf16=cfg.bf16, step_scheduler=per_step,
                        on_step=on_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
-        seconds += time.perf_counter() - start
+        epoch_seconds.append(time.perf_counter() - start)
+        seconds += epoch_seconds[-1]
         distributed.broadcast_buffers(model)
         va = run_epoch(model, val, eval_loss, progress=progress)
         lr = optimizer.param_groups[0]["lr"]
@@ -249,4 +251,5 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     model.load_state_dict(stopper.best_state)
     best = history[stopper.best_epoch]
     return FitResult(history, stopper.best_epoch + 1, stopper.best_loss, best["val_acc"],
-                     max(r["val_acc"] for r in history), len(history), seconds, extras)
+                     max(r["val_acc"] for r in history), len(history), seconds, extras,
+                     epoch_seconds)

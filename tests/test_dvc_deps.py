@@ -1,0 +1,83 @@
+"""Every library module a stage imports is among its DVC dependencies, so a change to any code
+a stage runs re-runs it (before, the training stages missed config.py, svm_baseline missed
+transfer.py and extract_features missed the engine it took autocast from)."""
+
+import ast
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from dvc.repo import Repo
+
+from conftest import ROOT
+
+SRC = ROOT / "src"
+
+
+def module_files(name: str) -> list[Path]:
+    """The files Python runs to import `name` (its packages' __init__.py included), or [] when
+    `name` is not a module (a class or function imported from one)."""
+    parts = name.split(".")
+    files = []
+    for i in range(1, len(parts) + 1):
+        base = SRC.joinpath(*parts[:i])
+        if (base / "__init__.py").exists():
+            files.append(base / "__init__.py")
+        elif base.with_suffix(".py").exists():
+            files.append(base.with_suffix(".py"))
+        else:
+            return files if i > 1 else []
+    return files
+
+
+def imported_files(script: Path) -> set[Path]:
+    """reslab files a script imports, transitively, read from the source (imports inside
+    functions count too)."""
+    todo, seen = [script], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                if name == "reslab" or name.startswith("reslab."):
+                    todo += module_files(name)
+    return {p for p in seen if p != script}
+
+
+def stages():
+    repo = Repo(str(ROOT))
+    try:
+        return [(s.addressing, s.cmd, s.wdir, [Path(d.fs_path) for d in s.deps])
+                for s in repo.index.stages]
+    finally:
+        repo.close()
+
+
+STAGES = stages()
+
+
+def test_every_stage_is_checked():
+    names = {name for name, *_ in STAGES}
+    assert {"sources/dvc.yaml:download_data", "prepare_data@mnist", "train_mlp@10-plain-0",
+            "analyze_cnn", "linear_probe@adam", "finetune_full", "report"} <= names
+
+
+@pytest.mark.parametrize(("name", "cmd", "wdir", "deps"), STAGES, ids=[s[0] for s in STAGES])
+def test_stage_depends_on_every_module_it_imports(name, cmd, wdir, deps):
+    argv = shlex.split(cmd)
+    assert argv[0] == "python" and argv[1].startswith("stages/"), cmd
+    script = Path(wdir) / argv[1]
+    assert Path(script) in deps, f"{name}: its script {argv[1]} is not a dependency"
+    missing = [str(f.relative_to(ROOT)) for f in sorted(imported_files(script))
+               if not any(f == d or d in f.parents for d in deps)]
+    assert not missing, f"{name} imports {missing} but does not depend on them"
+    assert all(os.path.exists(d) or "data" in d.parts or "models" in d.parts
+               or "metrics" in d.parts or "plots" in d.parts for d in deps)

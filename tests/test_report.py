@@ -1,0 +1,85 @@
+"""Statistics over seeds (checked by hand), and the rule for comparing with the lab's numbers."""
+
+import math
+
+import pytest
+
+from reslab.report import lab
+from reslab.report.collect import accuracy_statistics
+from reslab.report.results import study_section, transfer_section
+from reslab.report.stats import describe, paired_difference
+
+
+def test_describe_by_hand():
+    d = describe([70.0, 72.0, 77.0])
+    assert d["n"] == 3 and d["mean"] == 73.0 and (d["min"], d["max"]) == (70.0, 77.0)
+    assert d["std"] == pytest.approx(math.sqrt((9 + 1 + 16) / 2))
+    assert "std" not in describe([70.0])
+
+
+def test_paired_difference_by_hand():
+    """residual - plain paired by seed: differences 30, 33, 30; mean 31, sd sqrt(3); the 97.5%
+    Student t quantile with 2 degrees of freedom is 4.302653, so the interval is 31 +- 4.3027."""
+    plain = {0: 10.0, 1: 12.0, 2: 11.0, 9: 50.0}  # seed 9 has no residual partner: ignored
+    residual = {0: 40.0, 1: 45.0, 2: 41.0}
+    g = paired_difference(plain, residual)
+    assert g["n"] == 3 and g["mean"] == pytest.approx(31.0)
+    assert g["std"] == pytest.approx(math.sqrt(3))
+    assert g["ci95_low"] == pytest.approx(31 - 4.302653, abs=1e-5)
+    assert g["ci95_high"] == pytest.approx(31 + 4.302653, abs=1e-5)
+    one = paired_difference({0: 10.0}, {0: 40.0})
+    assert one == {"n": 1, "mean": 30.0}, "one pair: no spread, no interval (not zero)"
+
+
+def test_accuracy_statistics_of_a_fixed_table():
+    table = {30: {"plain": {0: {"test_acc": 11.35}, 1: {"test_acc": 11.35}},
+                  "residual": {0: {"test_acc": 94.0}, 1: {"test_acc": 95.0}}}}
+    s = accuracy_statistics(table)["30"]
+    assert s["plain"] == {"n": 2, "mean": 11.35, "min": 11.35, "max": 11.35, "std": 0.0}
+    gap = s["residual_minus_plain"]
+    assert gap["mean"] == pytest.approx(83.15) and gap["std"] == pytest.approx(0.7071, abs=1e-4)
+    half = 12.706205 * 0.70710678 / math.sqrt(2)
+    assert gap["ci95_low"] == pytest.approx(83.15 - half, abs=1e-4)
+
+
+def manifest(classes=10, train=55_000, val=5_000, test=10_000, shape=(28, 28, 1), note=None):
+    return {"num_classes": classes, "image_shape": list(shape), "source_note": note,
+            "counts": {"train": {"total": train}, "val": {"total": val},
+                       "test": {"total": test}}}
+
+
+def test_lab_comparison_only_at_lab_scale_on_the_real_dataset():
+    assert lab.comparable("train_mlp", manifest(), 0, 20, 32) is None
+    assert lab.comparable("train_mlp", manifest(), 0, 30, 32) is None  # more epochs: still fair
+    why = lab.comparable("train_cnn", manifest(shape=(32, 32, 3), train=45_000), 8000, 4, 16)
+    assert why == ("8,000 training images (the lab: all); 4 epochs (the lab: 20); "
+                   "width 16 (the lab: 32)")
+    standin = manifest(shape=(32, 32, 3), classes=100, train=9_980, val=20, test=2_000,
+                       note="generated stand-in")
+    assert lab.comparable("transfer", standin, 0, 30).startswith(
+        "the data is not the real cifar100 (generated stand-in)")
+    ten_classes = manifest(shape=(32, 32, 3), train=45_000)  # CIFAR-10 served as cifar100
+    assert "not the real cifar100 (10 classes)" in lab.comparable("transfer", ten_classes, 0, 30)
+    real = manifest(classes=100, shape=(32, 32, 3), train=45_000)
+    assert lab.comparable("transfer", real, 0, 30) is None
+
+
+def stats_for(mean):
+    return {"10": {"plain": describe([mean]), "residual": describe([mean + 5])}}
+
+
+def test_no_difference_column_away_from_the_lab_scale():
+    metrics = {10: {"plain": {0: {"val_acc_at_min_loss": 80.0, "test_acc": 80.0}},
+                    "residual": {0: {"val_acc_at_min_loss": 85.0, "test_acc": 85.0}}}}
+    stats = accuracy_statistics(metrics)
+    reduced = study_section("MLP", metrics, stats, lab.MLP, "scale", "4 epochs (the lab: 20)", [])
+    assert "| 89.60 (test) | — |" in reduced and "No lab comparison" in reduced
+    full = study_section("MLP", metrics, stats, lab.MLP, "scale", None, [])
+    assert "| 89.60 (test) | -9.60 |" in full and "| 96.04 (val) | -11.04 |" in full
+    m = {"test_acc": 48.63, "val_acc": 50.0, "val_acc_at_min_loss": 50.0,
+         "trainable_fraction": 1.0}
+    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
+                                       "finetune_ft2")}}
+    section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
+                               "the data is not the real cifar100 (10 classes)", "src", "f.png")
+    assert "+48.63" not in section and "+6.66" not in section and "| 41.97 (test) | — |" in section
