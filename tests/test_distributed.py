@@ -4,7 +4,6 @@ writes, the result matches one process with the same global batch, and a killed 
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from reslab.train import checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -104,26 +104,35 @@ def test_batchnorm_per_rank_stays_within_the_stated_tolerance(ddp_workspace):
 
 
 def test_killed_ddp_run_resumes_to_the_same_metrics(ddp_workspace, tmp_path):
+    """SIGKILL to the stage process (what DVC started): its workers, in sessions of their own,
+    exit too instead of training on; the re-run resumes and ends where an uninterrupted one
+    does."""
     ws = ddp_workspace
-    ws.set_params({"train_mlp": {"train": {"epochs": 12, "batch_size": 16}}})
+    ws.set_params({"train_mlp": {"train": {"epochs": 40, "batch_size": 16}}})
     run(ws, MLP, 2)
     reference = {k: v for k, v in metrics(ws, "train_mlp/2-residual-0").items()
                  if k != "train_seconds"}
     (ws.path / "metrics/train_mlp/2-residual-0.json").unlink()
     state = ws.path / ".resume/train_mlp/2-residual-0.pt"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "stages/train_mlp.py"), *MLP[1:]],
-                            cwd=ws.path, env=ws.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = ws.stage(*MLP)
     deadline = time.time() + 120
     while not state.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers, at once
+        time.sleep(0.005)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                             text=True).stdout.split()
+    assert proc.poll() is None and len(workers) == 2, "killed mid-run, both workers alive"
+    proc.kill()
     proc.communicate(timeout=60)
-    assert state.exists() and not (ws.path / "metrics/train_mlp/2-residual-0.json").exists()
+    deadline = time.time() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived it"
+    saved = len(checkpoint.load(state)["history"])
+    assert 1 <= saved < 40
+    assert not (ws.path / "metrics/train_mlp/2-residual-0.json").exists()
     again = ws.run(*MLP)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming after epoch" in again.stdout
+    assert f"resuming after epoch {saved}" in again.stdout
     resumed = {k: v for k, v in metrics(ws, "train_mlp/2-residual-0").items()
                if k != "train_seconds"}
     assert resumed == reference

@@ -52,13 +52,13 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     a.set_params({"improve_cnn": {"depth": 9, "width": 4, "gradflow_batches": 1,
                                   "train": {"epochs": 1, "batch_size": 32}}})
     origin, storage = tmp_path / "origin.git", tmp_path / "storage"
-    a.run("git", "init", "-q", "--bare", str(origin))
+    a.run("git", "init", "-q", "--bare", "-b", "main", str(origin))
     a.run("git", "remote", "add", "origin", str(origin))
     a.dvc("remote", "add", "-d", "shared", str(storage))
     a.dvc("repro", VARIANT, "improve_cnn")
     a.commit("baseline with a remote")
     a.run("git", "push", "-q", "origin", "HEAD:main")
-    a.dvc("push")
+    a.dvc("push", "--with-deps", VARIANT, "improve_cnn")  # the part of the study A ran
     a.dvc("exp", "run", "-n", "shared-exp", "-S", "train_mlp.train.lr=0.02", VARIANT,
           "improve_cnn")
     a.dvc("exp", "push", "origin", "shared-exp")
@@ -66,8 +66,10 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     b = type(a)(tmp_path / "b", a.env | {"PYTHONPATH": str(tmp_path / "b" / "src")})
     a.run("git", "clone", "-q", "-b", "main", str(origin), str(b.path))
     b.dvc("exp", "pull", "origin", "shared-exp")
-    b.dvc("exp", "apply", "shared-exp")
-    b.dvc("pull")
+    # (`dvc exp apply` would also check out the stages A never ran: promote it to a branch)
+    b.dvc("exp", "branch", "shared-exp", "shared")
+    b.run("git", "checkout", "-q", "shared")
+    b.dvc("pull", "--with-deps", VARIANT, "improve_cnn")
     for path in ("metrics/train_mlp/2-residual-0.json", "models/train_mlp/2-residual-0.pt",
                  "models/improve_cnn.pt", "data/prepared/mnist.npz"):
         assert (b.path / path).read_bytes() == (a.path / path).read_bytes(), path
@@ -75,7 +77,9 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     assert "Running stage 'train_mlp" not in again and "Running stage 'improve_cnn'" not in again
     assert "Running stage 'prepare_data" not in again
 
-    # the improved backbone is a registered artifact others fetch by name
+    # the improved backbone is an artifact: register a version (a GTO tag), others fetch it
+    a.run("git", "tag", "-a", "improve_cnn@v0.1.0", "-m", "backbone for the transfer", "HEAD")
+    a.run("git", "push", "-q", "origin", "improve_cnn@v0.1.0")
     fetched = tmp_path / "elsewhere" / "backbone.pt"
     fetched.parent.mkdir()
     got = a.run("python", "-m", "dvc", "artifacts", "get", str(origin), "improve_cnn", "-o",

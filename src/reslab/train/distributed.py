@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -47,6 +49,7 @@ def launch(nproc: int) -> None:
 
     print(f"starting {nproc} data-parallel workers (torch.distributed.run --standalone)",
           flush=True)
+    os.environ[LAUNCHER_ENV] = str(os.getpid())
     try:
         run.main(["--standalone", f"--nproc-per-node={nproc}", sys.argv[0], *sys.argv[1:]])
     except SignalException:
@@ -55,6 +58,18 @@ def launch(nproc: int) -> None:
         codes = sorted({f.exitcode for f in e.failures.values()})
         raise ReslabError(f"a data-parallel worker failed (exit {codes}); its message is above") \
             from None
+
+
+LAUNCHER_ENV = "RESLAB_DDP_LAUNCHER"  # the pid of the stage process that started the workers
+
+
+def _exit_with_launcher(launcher: int) -> None:
+    """Workers run in sessions of their own: when the stage process that started them is
+    killed outright (SIGKILL), they must not train on and write outputs behind DVC's back."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != launcher:
+            os._exit(137)
 
 
 def device_for(name: str) -> torch.device:
@@ -76,6 +91,8 @@ def device_for(name: str) -> torch.device:
 
 def init(device: torch.device) -> None:
     """Join the process group of a torchrun world (nccl on CUDA, gloo on CPU); else nothing."""
+    if os.environ.get(LAUNCHER_ENV) == str(os.getppid()):
+        threading.Thread(target=_exit_with_launcher, args=(os.getppid(),), daemon=True).start()
     if world_size() > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
