@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+
 import torch
 from labstyle import cifar_transforms, lab_dataset, lab_fit
 from torchvision import datasets
@@ -32,6 +33,7 @@ from reslab.data.loader import load_prepared
 from reslab.models.cnn import CNN
 from reslab.train.engine import fit
 from reslab.train.study import loaders
+
 
 def first_reaching(curve: list[tuple[int, float, float]], target: float):
     """(epoch, seconds) of the first epoch whose validation accuracy reaches `target`."""

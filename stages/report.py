@@ -1,4 +1,4 @@
-"""Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
+r"""Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
 metrics/summary.json, the study's headline numbers under one `summary` key, so that
 `dvc exp show --drop '.*' --keep 'Experiment|Created|summary\.'` is one readable row per
 experiment."""

@@ -1,9 +1,12 @@
-"""The throughput benchmark counts only the images each pipeline really trained on."""
+"""The benchmarks: the throughput one counts only the images each pipeline really trained on;
+the time-to-accuracy and GPU scripts run as users run them, at toy size."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torchvision import datasets, transforms
 
@@ -12,9 +15,16 @@ from reslab.models.mlp import MLP
 
 BENCH = Path(__file__).parents[1] / "bench"
 sys.path.insert(0, str(BENCH))  # the scripts import their shared lab-style module
-spec = importlib.util.spec_from_file_location("throughput", BENCH / "throughput.py")
-throughput = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(throughput)
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+throughput = load_script("throughput")
 import labstyle  # noqa: E402
 
 
@@ -49,3 +59,34 @@ def test_lab_style_goes_on_to_new_epochs_and_step_only_reuses_one_batch():
     seen.clear()
     assert labstyle.lab_style(counting_mlp(seen), ds, 4, step_only=True)(5) > 0
     assert seen == [4] * 5 and len(calls) == 4  # one batch drawn, up front
+
+
+@pytest.mark.slow
+def test_time_to_accuracy_prints_its_table_and_ratio(workspace_template, tmp_path, monkeypatch,
+                                                     capsys):
+    """A toy run of the script as a user runs it, from a folder with prepared CIFAR-10."""
+    tta = load_script("time_to_accuracy")
+    monkeypatch.chdir(workspace_template)
+    monkeypatch.setattr(sys, "argv", ["time_to_accuracy.py", "--train-subset", "40",
+                                      "--width", "4", "--epochs", "2", "--our-epochs", "1"])
+    tta.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "| epoch | lab's way: val acc |" in "\n".join(lines)
+    assert re.fullmatch(r"time-to-accuracy ratio: (\d+\.\d\dx|n/a)", lines[-1]), lines[-1]
+    assert tta.first_reaching([(1, 50.0, 2.0), (2, 70.0, 4.0)], 60.0) == (2, 4.0)
+    assert tta.first_reaching([(1, 50.0, 2.0)], 60.0) is None
+
+
+@pytest.mark.slow
+def test_gpu_check_tiny_runs_every_part_without_dvc_or_wandb(monkeypatch):
+    """`--tiny` on CPU: every part runs and the one JSON line has its figures; neither DVC nor
+    wandb is imported (the GPU machine has neither)."""
+    monkeypatch.setitem(sys.modules, "dvc", None)  # an import of either would now fail
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    out = load_script("gpu_check").main(["--tiny"])
+    assert out["throughput"]["lab_img_s"] > 0 and out["throughput"]["ratio"] > 0
+    assert set(out["throughput"]["ours_img_s_by_batch"]) == {"64", "128"}
+    assert 0 <= out["improve_cnn"]["test_acc"] <= 100 and out["improve_cnn"]["epochs"] == 1
+    assert set(out["mlp_study"]["test_acc"]) == {"2-plain", "2-residual", "4-plain",
+                                                 "4-residual"}
+    assert out["total_s"] < 60

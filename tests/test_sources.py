@@ -142,3 +142,15 @@ def test_mirror_command_offline_is_one_clear_line(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cifar10: no local copy")
     assert not (tmp_path / "mirror" / "cifar10.zip").exists()
+
+
+def test_standin_from_real_images_is_balanced_rgb_and_marked(tmp_path):
+    from reslab.datasets.standin import from_archive
+
+    src = make_imagefolder_zip(tmp_path / "digits.zip", classes=[str(i) for i in range(4)],
+                               n_train=9, n_test=5, size=28, mode="L")
+    from_archive(tmp_path / "cifar100.zip", src, n_train=6, n_test=3, size=32)
+    raw = read_imagefolder_zip(tmp_path / "cifar100.zip")
+    assert raw.x_train.shape == (24, 32, 32, 3) and raw.x_test.shape == (12, 32, 32, 3)
+    assert np.bincount(raw.y_train).tolist() == [6] * 4 and raw.classes == list("0123")
+    assert raw.note.startswith("stand-in from digits.zip") and "not the real dataset" in raw.note

@@ -215,7 +215,7 @@ def ladder_workspace(tmp_path):
     prepare("tiny", read_imagefolder_zip(z), 6, 0, tmp_path / "data/prepared")
     loop = {"epochs": 1, "batch_size": 8, "bf16": False, "channels_last": False,
             "scheduler": "none"}
-    tiny = {"lr": 1e-12, "weight_decay": 0.0}
+    tiny = {"lr": 1e-30, "weight_decay": 0.0}
     params = {"runtime": {"wandb": False, "progress": False}, "transfer": {
         "dataset": "tiny", "optimizers": ["adam", "sgd"], "feature_batch_size": 16,
         "probe": {"optim": {"sgd": tiny}, "train": loop},
@@ -230,7 +230,7 @@ def planted(path, classes=6, seed=0):
     model = with_new_head(backbone(seed=seed), classes, seed=seed)
     with torch.no_grad():
         for p in model.parameters():
-            p.normal_()
+            p.normal_(0.0, 0.1)
     checkpoint.save_model(path, model, model.spec)
     return model
 
@@ -251,8 +251,8 @@ def test_each_rung_starts_from_the_one_before_of_the_configured_optimizer(ladder
     for a, b in ((lp.stem, backbone_model.stem), (lp.blocks, backbone_model.blocks)):
         assert same_parameters(a, b)
     chain = [("ft0", "linear_probe"), ("ft1", "finetune_ft0"), ("ft2", "finetune_ft1")]
-    for rung, start in chain:
-        planted(path / f"models/{start}/sgd.pt", seed=hash(rung) % 100)
+    for seed, (rung, start) in enumerate(chain, 10):
+        planted(path / f"models/{start}/sgd.pt", seed=seed)
         planted(path / f"models/{start}/adam.pt", seed=99)  # the other ladder
         run_in(path, "finetune", [rung, "--optimizer", "sgd"], params)
         result = load_cnn(path / f"models/finetune_{rung}/sgd.pt")

@@ -1,10 +1,17 @@
-"""Generated ImageFolder archives: learnable stand-ins for datasets this machine lacks (CIFAR-100).
+"""Stand-in ImageFolder archives for a dataset this machine lacks (CIFAR-100 offline).
 
-Each class is a noisy image with two bars whose positions encode the label (100 distinct
-patterns) and, for RGB, a dominant colour channel; the archive has the mirror's layout
-(`train/<class>/<i>.png`, `test/<class>/<i>.png`).
+Two kinds, both in the mirror's layout (`train/<class>/<i>.png`, `test/<class>/<i>.png`) and
+marked as stand-ins in the archive comment (the report says so):
+
+- generated: each class a noisy image with two bars whose positions encode the label (100
+  distinct patterns) and, for RGB, a dominant colour channel. Trivially separable: it shows
+  that every stage runs, not how transfer behaves. Tests use it.
+- `--from` another archive: real images, a class-balanced sample of it resized to
+  `--size` and converted to RGB, e.g. MNIST digits as a 10-class transfer target for the
+  CIFAR-10 backbone, on which the ladder behaves as on real data.
 
     python -m reslab.datasets.standin mirror/cifar100.zip --classes 100 --train 100 --test 20
+    python -m reslab.datasets.standin mirror/cifar100.zip --from mirror/mnist.zip --train 500
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from reslab.datasets.imagefolder import write_imagefolder_zip
+from reslab.datasets.imagefolder import read_imagefolder_zip, write_imagefolder_zip
 
 STANDIN_NOTE = "generated stand-in (reslab.datasets.standin), not the real dataset"
 
@@ -49,6 +57,28 @@ def make_imagefolder_zip(path: Path, classes: list[str] | int = 3, n_train: int 
     return write_imagefolder_zip(path, splits, classes, STANDIN_NOTE, fmt)
 
 
+def from_archive(path: Path, source: Path, n_train: int, n_test: int, size: int = 32,
+                 seed: int = 0) -> Path:
+    """`n_train` + `n_test` images per class of `source`, resized to `size` and made RGB."""
+    raw = read_imagefolder_zip(source)
+    rng = np.random.default_rng(seed)
+
+    def sample(x, y, n):
+        idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
+                              for c in range(len(raw.classes))])
+        images = [np.asarray(Image.fromarray(img.squeeze(-1) if img.shape[-1] == 1 else img)
+                             .convert("RGB").resize((size, size), Image.BILINEAR))
+                  for img in x[idx]]
+        return np.stack(images), y[idx]
+
+    splits = {"train": sample(raw.x_train, raw.y_train, n_train),
+              "test": sample(raw.x_test, raw.y_test, n_test)}
+    note = (f"stand-in from {source.name} ({n_train}+{n_test} per class, {size}x{size} RGB), "
+            "not the real dataset")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_imagefolder_zip(path, splits, raw.classes, note)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,7 +89,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--mode", choices=["L", "RGB"], default="RGB")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from", dest="source", type=Path,
+                        help="an ImageFolder zip to sample real images from (--classes and "
+                             "--mode then come from it)")
     args = parser.parse_args()
+    if args.source:
+        from_archive(args.out, args.source, args.train, args.test, args.size, args.seed)
+        print(f"{args.out}: from {args.source}, {args.train}+{args.test} images per class")
+        return
     make_imagefolder_zip(args.out, args.classes, args.train, args.test, args.size, args.mode,
                          args.seed)
     print(f"{args.out}: {args.classes} classes, {args.train}+{args.test} images per class")

@@ -1,0 +1,220 @@
+"""A prepared GPU check: one command, one JSON line, well inside 8 minutes on one H200.
+
+1. Throughput on CUDA, residual CNN depth 20 width 32, batch 64: the lab-style pipeline
+   (torchvision dataset of PIL images, per-sample crop and flip, a DataLoader with worker
+   processes, fp32) against ours (uint8 images on the GPU, batched augmentation, bf16 and
+   channels_last, fused Adam); then our best images/s over larger batches.
+2. `improve_cnn` at the lab's scale (all 45,000 training images, width 32, the epochs of
+   params.yaml's recipe) through the library: test accuracy and wall time.
+3. The full lab MLP study (6 variants x 20 epochs, 55,000 images) through the library: wall
+   time. MNIST does not fit beside CIFAR-10 in what travels to the GPU machine (64 MiB), so
+   unless --mnist names a zip this part trains on random MNIST-shaped data: a timing only.
+
+It imports neither DVC nor wandb and writes no file. On the GPU machine, from the checkout:
+
+    mkdir -p gpu_data && cp ../shared/datasets/cifar10.zip gpu_data/   # git-ignored, 59 MiB
+    PYTHONPATH=src python bench/gpu_check.py --cifar10 gpu_data/cifar10.zip
+    python bench/gpu_check.py --tiny          # every part at toy size, on CPU, in a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared lab-style helpers
+from labstyle import cifar_transforms, epochs, lab_dataset
+
+from reslab.core.config import (
+    AugmentConfig,
+    ImproveConfig,
+    MLPStudyConfig,
+    TrainConfig,
+    load_section,
+)
+from reslab.data.augment import build_augment
+from reslab.data.loader import BatchLoader, Prepared, Split
+from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
+from reslab.datasets.prepare import channel_stats, split_indices
+from reslab.models.cnn import CNN
+from reslab.models.mlp import MLP
+from reslab.train.engine import evaluate, fit, make_optimizer, run_epoch
+from reslab.train.study import loaders
+
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def prepared(raw: RawDataset, val_size: int) -> Prepared:
+    """What prepare_data writes, in memory: the seeded split and the train split's stats."""
+    train_idx, val_idx = split_indices(len(raw.y_train), val_size, seed=0)
+    mean, std = channel_stats(raw.x_train[train_idx])
+
+    def split(x, y):
+        return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
+
+    return Prepared(split(raw.x_train[train_idx], raw.y_train[train_idx]),
+                    split(raw.x_train[val_idx], raw.y_train[val_idx]),
+                    split(raw.x_test, raw.y_test), raw.classes, torch.tensor(mean),
+                    torch.tensor(std))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def lab_throughput(data: Prepared, device, width: int, steps: int, workers: int) -> float:
+    """The lab's loop on the device: PIL dataset + DataLoader workers, fp32 NCHW, Adam."""
+    torch.manual_seed(0)
+    model = CNN(20, width, True).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
+                     cifar_transforms(data.mean.tolist(), data.std.tolist(), augment=True))
+    loader = DataLoader(ds, batch_size=64, shuffle=True, num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    batches = epochs(loader)
+    for i in range(steps + 5):  # five steps of warm-up
+        if i == 5:
+            synchronize(device)
+            start = time.perf_counter()
+        x, y = next(batches)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    synchronize(device)
+    return steps * 64 / (time.perf_counter() - start)
+
+
+def our_throughput(data: Prepared, device, width: int, steps: int, batch: int) -> float:
+    """The engine's own epoch loop (`run_epoch`) over `steps` batches, bf16, channels_last."""
+    torch.manual_seed(0)
+    model = CNN(20, width, True).to(device).to(memory_format=torch.channels_last)
+    cfg = TrainConfig(lr=1e-3, bf16=True, channels_last=True)
+    opt = make_optimizer(model.parameters(), cfg)
+    idx = torch.arange((steps + 5) * batch) % len(data.train)
+    part = Split(data.train.x[idx], data.train.y[idx])
+    warm = Split(part.x[:5 * batch], part.y[:5 * batch])
+    aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
+    timed = Split(part.x[5 * batch:], part.y[5 * batch:])
+    for split in (warm, timed):
+        loader = BatchLoader(split, batch, data.mean, data.std, device=device, shuffle=True,
+                             seed=0, augment=aug, channels_last=True)
+        synchronize(device)
+        start = time.perf_counter()
+        run_epoch(model, loader, nn.CrossEntropyLoss(), opt, bf16=True, progress=False)
+        synchronize(device)
+    return len(timed) / (time.perf_counter() - start)
+
+
+def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
+    """The transfer backbone at the recipe's scale, through the engine, as the stage trains it."""
+    start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    model = CNN(cfg.depth, cfg.width, True, data.num_classes).to(device)
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train, val, test = loaders(data, cfg.train, device, cfg.seed, build_augment(cfg.augment))
+    result = fit(model, train, val, cfg.train, desc="improve_cnn", progress=False)
+    test_metrics = evaluate(model, test)
+    return {"test_acc": round(test_metrics["acc"], 2), "epochs": result.epochs_run,
+            "train_images": len(data.train), "width": cfg.width,
+            "train_seconds": round(result.train_seconds, 1),
+            "wall_s": round(time.perf_counter() - start, 1)}
+
+
+def mlp_study(data: Prepared, device, cfg: MLPStudyConfig) -> dict:
+    """Every variant of the MLP study (depths x archs, seed 0) through the engine."""
+    start, accs = time.perf_counter(), {}
+    for depth in cfg.depths:
+        for arch in cfg.archs:
+            torch.manual_seed(0)
+            model = MLP(depth, cfg.width, arch == "residual", data.image_shape,
+                        data.num_classes).to(device)
+            train, val, test = loaders(data, cfg.train, device, 0)
+            fit(model, train, val, cfg.train, desc=f"mlp {depth}-{arch}", progress=False)
+            accs[f"{depth}-{arch}"] = round(evaluate(model, test)["acc"], 2)
+    return {"wall_s": round(time.perf_counter() - start, 1), "test_acc": accs,
+            "epochs": cfg.train.epochs, "train_images": len(data.train)}
+
+
+def random_mnist(n_train: int, n_test: int) -> RawDataset:
+    """MNIST-shaped random digits: the same work per step as MNIST, for timing only."""
+    rng = np.random.default_rng(0)
+    return RawDataset(rng.integers(0, 256, (n_train, 28, 28, 1), dtype=np.uint8),
+                      rng.integers(0, 10, n_train).astype(np.int64),
+                      rng.integers(0, 256, (n_test, 28, 28, 1), dtype=np.uint8),
+                      rng.integers(0, 10, n_test).astype(np.int64), [str(i) for i in range(10)])
+
+
+def tiny_inputs(tmp: Path):
+    """Toy archives and recipes: every part runs, on CPU, in well under a minute."""
+    from reslab.datasets.standin import make_imagefolder_zip
+
+    zip_path = make_imagefolder_zip(tmp / "cifar10.zip", classes=10, n_train=30, n_test=10,
+                                    size=32, mode="RGB")
+    imp = load_section("improve_cnn", ImproveConfig, PARAMS)
+    imp = dataclasses.replace(imp, depth=9, width=4, train=dataclasses.replace(
+        imp.train, epochs=1, batch_size=32))
+    mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
+    mlp = dataclasses.replace(mlp, depths=[2, 4], width=8,
+                              train=dataclasses.replace(mlp.train, epochs=1))
+    return zip_path, imp, mlp, random_mnist(600, 100), 50
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cifar10", type=Path, default=Path("gpu_data/cifar10.zip"))
+    parser.add_argument("--mnist", type=Path, help="an MNIST ImageFolder zip (else random data)")
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per pipeline")
+    parser.add_argument("--workers", type=int, default=8, help="the lab's DataLoader workers")
+    parser.add_argument("--tiny", action="store_true", help="toy sizes on CPU (a smoke test)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.tiny:
+            zip_path, imp, mlp, mnist, val = tiny_inputs(Path(tmp))
+            device, steps, workers, batches = torch.device("cpu"), 3, 0, [64, 128]
+        else:
+            zip_path, val = args.cifar10, 5000
+            imp = load_section("improve_cnn", ImproveConfig, PARAMS)
+            mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
+            mnist = read_imagefolder_zip(args.mnist) if args.mnist else random_mnist(60000, 10000)
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            steps, workers, batches = args.steps, args.workers, [64, 256, 512, 1024]
+        cifar = prepared(read_imagefolder_zip(zip_path), val)
+    mnist = prepared(mnist, min(val, 5000))
+    lab = lab_throughput(cifar, device, 32 if not args.tiny else 4, steps, workers)
+    ours = {b: our_throughput(cifar, device, 32 if not args.tiny else 4, steps, b)
+            for b in batches}
+    best = max(ours, key=ours.get)
+    out = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "throughput": {"lab_img_s": round(lab), "ours_img_s": round(ours[64]),
+                       "ratio": round(ours[64] / lab, 2), "lab_workers": workers,
+                       "ours_best_img_s": round(ours[best]), "ours_best_batch": best,
+                       "ours_img_s_by_batch": {str(b): round(v) for b, v in ours.items()}},
+        "improve_cnn": improve_cnn(cifar, device, imp),
+        "mlp_study": {**mlp_study(mnist, device, mlp),
+                      "data": "mnist" if args.mnist else "random, MNIST-shaped (timing only)"},
+    }
+    out["total_s"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    main()
