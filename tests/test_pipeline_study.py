@@ -7,11 +7,12 @@ a param re-runs exactly its variants, the plots and views are the intended ones,
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 import torch
 
-from conftest import make_dvc_repo, make_mirror
+from conftest import ROOT, make_dvc_repo, make_mirror
 from reslab.datasets.standin import make_imagefolder_zip
 from reslab.transfer import load_cnn
 
@@ -123,6 +124,15 @@ def test_whole_study(study):
     assert summary["mlp_gap"]["4"] == metrics("analyze/train_mlp.json")["4"][
         "residual_minus_plain"]["mean"]
     assert not study.resume_dir_has_files()
+
+
+def test_saved_models_rescore_to_their_metrics(study):
+    """Every checkpoint, re-scored in a plain fp32 loop outside the engine, gives its stage's
+    test accuracy to 0.05 points (bf16 evaluation once made them differ by up to 0.15)."""
+    proc = study.run(sys.executable, str(ROOT / "bench/rescore.py"), check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert re.search(r"^(\d+) models, largest difference", proc.stdout, re.M)
+    assert int(re.search(r"^(\d+) models", proc.stdout, re.M).group(1)) == 8 + 4 + 1 + 2 * 4 + 2
 
 
 def test_nothing_changed_nothing_runs(study):

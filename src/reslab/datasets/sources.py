@@ -69,16 +69,15 @@ def resolve_source(name: str, mirror: str | None = None, root: Path | None = Non
 def sync_source(name: str, source: Source, out: Path) -> str:
     """Make `out` hold exactly `source`'s files for `name`; cheap when they are already there.
 
-    A mirror zip is checked (a readable ImageFolder archive) and copied; a torchvision root's
-    dataset folder is copied; otherwise torchvision downloads into `out` (it skips files that are
-    present and verified). Returns what was done, for the stage's log line.
+    A mirror zip that changed (size or time) is checked (a readable ImageFolder archive) and
+    copied; a torchvision root's dataset folder is copied likewise; otherwise torchvision
+    downloads into `out` (it skips files that are present and verified). Returns what was done,
+    for the stage's log line.
     """
     out.mkdir(parents=True, exist_ok=True)
     if source.kind == "mirror":
-        with open_zip(source.path) as zf:
-            index_zip(source.path, zf)
         keep = {f"{name}.zip"}
-        done = _copy_if_changed(source.path, out / f"{name}.zip")
+        done = _copy_if_changed(source.path, out / f"{name}.zip", check=_check_archive)
     elif source.kind == "torchvision_root":
         folder = _dataset_folder(name)
         keep = {folder}
@@ -138,13 +137,22 @@ def fetch_torchvision(name: str, root: Path) -> RawDataset:
     return raw if raw is not None else _download(name, root)
 
 
-def _copy_if_changed(src: Path, dst: Path) -> str:
-    """Copy `src` to `dst` (atomically, keeping its mtime) unless size and mtime already match."""
+def _check_archive(path: Path) -> None:
+    """A readable ImageFolder zip, checked from its directory alone (no image decoded)."""
+    with open_zip(path) as zf:
+        index_zip(path, zf)
+
+
+def _copy_if_changed(src: Path, dst: Path, check=None) -> str:
+    """Copy `src` to `dst` (atomically, keeping its mtime) unless size and mtime already match;
+    `check(src)` runs first, and only when there is something to copy."""
     s = src.stat()
     if dst.exists():
         d = dst.stat()
         if (d.st_size, d.st_mtime_ns) == (s.st_size, s.st_mtime_ns):
             return "unchanged"
+    if check is not None:
+        check(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
     try:
