@@ -1,35 +1,20 @@
-"""Typed, validated views of `params.yaml` sections.
+"""Typed, validated views of `params.yaml` sections: one frozen dataclass per section.
 
-Each stage reads exactly one section into a frozen dataclass. Unknown keys, wrong types and
-out-of-range values are rejected with a one-line `ConfigError` naming the key and the value,
-so a typo in `dvc exp run -S ...` fails before any work starts.
+Each stage reads exactly one section (plus `runtime`); `reslab.core.params` rejects unknown
+keys, wrong types and out-of-range values with a one-line `ConfigError` naming the key and the
+value, so a typo in `dvc exp run -S ...` fails before any work starts. The defaults here matter
+only for keys params.yaml omits; params.yaml states every value it uses.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from reslab.core.errors import ConfigError
-
-PARAMS_FILE = Path("params.yaml")
-
-
-def param(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None, **kw):
-    """A dataclass field with numeric bounds checked at load time."""
-    if isinstance(default, list):
-        kw["default_factory"] = lambda d=default: list(d)
-        default = dataclasses.MISSING
-    bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None}
-    return field(default=default, metadata={"bounds": bounds}, **kw)
-
+from reslab.core.params import PARAMS_FILE, build, param, read_params
 
 CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks // 4 >= 1
 Optimizer = Literal["adam", "adamw", "sgd", "sgd_momentum"]
@@ -115,113 +100,6 @@ class MLPStudyConfig:
     train_subset: int = param(0, ge=0)  # 0 = the whole training split
     gradflow_batches: int = param(4, ge=1)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _check(key: str, value: Any, tp, meta: dict) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return _build(tp, value, key)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
-        return value
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _check(key, value, inner, meta)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        (inner,) = typing.get_args(tp)
-        return [_check(f"{key}[{i}]", v, inner, meta) for i, v in enumerate(value)]
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, int | float) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[tp]
-    if not ok:
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    value = float(value) if tp is float else value
-    bounds = meta.get("bounds", {})
-    for name, limit in bounds.items():
-        good = {"ge": value >= limit, "gt": value > limit, "le": value <= limit,
-                "lt": value < limit}[name]
-        if not good:
-            sym = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[name]
-            raise ConfigError(f"{key}: {value!r} is out of range (must be {sym} {limit})")
-    return value
-
-
-def _build(cls, raw: dict, prefix: str):
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(fields)})")
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for name, f in fields.items():
-        if name in raw:
-            values[name] = _check(f"{prefix}.{name}", raw[name], hints[name], dict(f.metadata))
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{prefix}.{name}: missing key")
-    return cls(**values)
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads `1e-3` as a string; DVC (YAML 1.2) reads it as a float. Agree with DVC."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."),
-)
-
-
-def read_params(path: Path = PARAMS_FILE) -> dict:
-    """The whole params file as a dict, with a one-line error for a missing or malformed file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
-    try:
-        raw = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    return raw
-
-
-def load_section(section: str, cls, path: Path = PARAMS_FILE):
-    """Load `section` of the params file into `cls`, validating every key."""
-    raw = read_params(path)
-    if section not in raw:
-        raise ConfigError(f"{path}: missing section '{section}'")
-    return _build(cls, raw[section] or {}, section)
-
-
-def load_runtime(path: Path = PARAMS_FILE) -> RuntimeConfig:
-    """The `runtime` section, or its defaults when params.yaml has none."""
-    return _build(RuntimeConfig, read_params(path).get("runtime") or {}, "runtime")
-
-
-def as_dict(cfg) -> dict:
-    """Plain-dict view of a config, for run configs and fingerprints."""
-    return dataclasses.asdict(cfg)
 
 
 @dataclass(frozen=True)
@@ -315,3 +193,21 @@ class TransferConfig:
     finetune: RungConfig = field(default_factory=RungConfig)
     ft2_aug: SingleRungConfig = field(default_factory=SingleRungConfig)
     full: SingleRungConfig = field(default_factory=SingleRungConfig)
+
+
+def load_section(section: str, cls, path: Path = PARAMS_FILE):
+    """Load `section` of the params file into `cls`, validating every key."""
+    raw = read_params(path)
+    if section not in raw:
+        raise ConfigError(f"{path}: missing section '{section}'")
+    return build(cls, raw[section] or {}, section)
+
+
+def load_runtime(path: Path = PARAMS_FILE) -> RuntimeConfig:
+    """The `runtime` section, or its defaults when params.yaml has none."""
+    return build(RuntimeConfig, read_params(path).get("runtime") or {}, "runtime")
+
+
+def as_dict(cfg) -> dict:
+    """Plain-dict view of a config, for run configs and fingerprints."""
+    return dataclasses.asdict(cfg)
