@@ -10,7 +10,8 @@
    time. MNIST does not fit beside CIFAR-10 in what travels to the GPU machine (64 MiB), so
    unless --mnist names a zip this part trains on random MNIST-shaped data: a timing only.
 
-It imports neither DVC nor wandb and writes no file. On the GPU machine, from the checkout:
+It imports neither DVC nor wandb and writes nothing outside a temporary folder. On the GPU
+machine, from the checkout:
 
     mkdir -p gpu_data && cp ../shared/datasets/cifar10.zip gpu_data/   # git-ignored, 59 MiB
     PYTHONPATH=src python bench/gpu_check.py --cifar10 gpu_data/cifar10.zip
@@ -44,9 +45,9 @@ from reslab.core.config import (
     load_section,
 )
 from reslab.data.augment import build_augment
-from reslab.data.loader import BatchLoader, Prepared, Split
+from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
-from reslab.datasets.prepare import channel_stats, split_indices
+from reslab.datasets.prepare import prepare
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.train.engine import evaluate, fit, make_optimizer, run_epoch
@@ -55,18 +56,10 @@ from reslab.train.study import loaders
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
-def prepared(raw: RawDataset, val_size: int) -> Prepared:
-    """What prepare_data writes, in memory: the seeded split and the train split's stats."""
-    train_idx, val_idx = split_indices(len(raw.y_train), val_size, seed=0)
-    mean, std = channel_stats(raw.x_train[train_idx])
-
-    def split(x, y):
-        return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
-
-    return Prepared(split(raw.x_train[train_idx], raw.y_train[train_idx]),
-                    split(raw.x_train[val_idx], raw.y_train[val_idx]),
-                    split(raw.x_test, raw.y_test), raw.classes, torch.tensor(mean),
-                    torch.tensor(std))
+def prepared(name: str, raw: RawDataset, val_size: int, tmp: Path) -> Prepared:
+    """What prepare_data writes and the stages read: the seeded split, the train split's stats."""
+    prepare(name, raw, val_size, 0, tmp)
+    return load_prepared(tmp / f"{name}.npz")
 
 
 def synchronize(device: torch.device) -> None:
@@ -188,14 +181,16 @@ def main(argv: list[str] | None = None) -> dict:
             zip_path, imp, mlp, mnist, val = tiny_inputs(Path(tmp))
             device, steps, workers, batches = torch.device("cpu"), 3, 0, [64, 128]
         else:
+            if not torch.cuda.is_available():
+                parser.error("no CUDA device: this check is for a GPU (--tiny runs on CPU)")
             zip_path, val = args.cifar10, 5000
             imp = load_section("improve_cnn", ImproveConfig, PARAMS)
             mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
             mnist = read_imagefolder_zip(args.mnist) if args.mnist else random_mnist(60000, 10000)
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            device = torch.device("cuda")
             steps, workers, batches = args.steps, args.workers, [64, 256, 512, 1024]
-        cifar = prepared(read_imagefolder_zip(zip_path), val)
-    mnist = prepared(mnist, min(val, 5000))
+        cifar = prepared("cifar10", read_imagefolder_zip(zip_path), val, Path(tmp))
+        mnist = prepared("mnist", mnist, val, Path(tmp))
     lab = lab_throughput(cifar, device, 32 if not args.tiny else 4, steps, workers)
     ours = {b: our_throughput(cifar, device, 32 if not args.tiny else 4, steps, b)
             for b in batches}

@@ -12,7 +12,8 @@ import vl_convert
 
 
 def main(plot_json: str, plot_id: str, out: str) -> None:
-    spec = json.load(open(plot_json))["data"][plot_id][0]["content"]
+    with open(plot_json) as f:
+        spec = json.load(f)["data"][plot_id][0]["content"]
     with open(out, "wb") as f:
         f.write(vl_convert.vegalite_to_png(json.dumps(spec), scale=1.5))
 

@@ -17,6 +17,7 @@ from reslab.core.config import CNNStudyConfig, MLPStudyConfig, load_section
 from reslab.core.track import write_metrics, write_table
 from reslab.report.collect import (
     accuracy_statistics,
+    first_layer_ratio,
     gradflow_tables,
     study_curves,
     study_metrics,
@@ -25,16 +26,6 @@ from reslab.report.figures import accuracy_figure, gradflow_figure, gradflow_hea
 
 STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST"),
            "train_cnn": (CNNStudyConfig, "CNN on CIFAR-10")}
-
-
-def first_layer_ratio(runs: dict) -> float:
-    """Mean first-layer weight-gradient norm at initialisation, residual over plain."""
-    def first(by_seed):
-        norms = [df[(df.epoch == 0) & (df.param == "weight") & (df.layer == 0)].grad_norm.iloc[0]
-                 for df in by_seed.values()]
-        return sum(norms) / len(norms)
-
-    return float(f"{first(runs['residual']) / first(runs['plain']):.4g}")
 
 
 def main(argv: list[str]) -> None:

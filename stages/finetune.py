@@ -11,14 +11,14 @@ import argparse
 import sys
 
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, as_dict, load_runtime, load_section
+from reslab.core.config import SINGLE_RUNGS, TransferConfig, as_dict, load_runtime, load_section
 from reslab.core.errors import ConfigError
 from reslab.data.augment import build_augment
 from reslab.data.loader import load_prepared
 from reslab.train.study import run_variant
 from reslab.transfer import RUNGS, STARTS_FROM, freeze, load_cnn
 
-SINGLE = ("ft2_aug", "full")  # one optimizer each, named in their own `train` section
+SINGLE = tuple(SINGLE_RUNGS.values())
 
 
 def main(argv: list[str]) -> None:
@@ -46,8 +46,9 @@ def main(argv: list[str]) -> None:
     freeze(model, RUNGS[stage])
     run_variant(stage, variant, model, data, recipe, seed=cfg.seed, runtime=load_runtime(),
                 inputs=[data_path, start],
-                run_config={**as_dict(cfg), "rung": args.rung, "optimizer": recipe.optimizer,
-                            "starts_from": start},
+                run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
+                            "seed": cfg.seed, "rung": args.rung, "starts_from": start,
+                            "recipe": as_dict(recipe), "augment": as_dict(rung.augment)},
                 augment=build_augment(rung.augment))
 
 

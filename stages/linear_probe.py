@@ -41,7 +41,8 @@ def main(argv: list[str]) -> None:
 
     run_variant("linear_probe", args.optimizer, model.head, data, recipe, seed=cfg.seed,
                 runtime=load_runtime(), inputs=[features_path, BACKBONE],
-                run_config={**as_dict(cfg), "optimizer": args.optimizer}, saved=model,
+                run_config={"dataset": cfg.dataset, "seed": cfg.seed, "recipe": as_dict(recipe)},
+                saved=model,
                 finish=fold_standardisation)
 
 

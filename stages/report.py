@@ -11,6 +11,7 @@ import pandas as pd
 from reslab.core.atomic import write_text
 from reslab.core.cli import run_stage
 from reslab.core.config import (
+    SINGLE_RUNGS,
     CNNStudyConfig,
     ImproveConfig,
     MLPStudyConfig,
@@ -30,7 +31,6 @@ from reslab.report.results import (
 )
 
 OUT = Path("reports")
-SINGLE = {"finetune_ft2_aug": "ft2_aug", "finetune_full": "full"}
 
 
 def transfer_curves(ladders: list[str], single: dict[str, str]) -> None:
@@ -96,14 +96,15 @@ def main(argv: list[str]) -> None:
     ladders = {opt: {rung: read_json(f"metrics/{rung}/{opt}.json") for rung in LADDER}
                for opt in tr.optimizers}
     single = {stage: (getattr(tr, key).train.optimizer, read_json(f"metrics/{stage}.json"))
-              for stage, key in SINGLE.items()}
+              for stage, key in SINGLE_RUNGS.items()}
     svm = read_json("metrics/svm_baseline.json")
     ladder_png = OUT / "figures" / "transfer_ladder.png"
-    extras = {"SVM": svm["test_acc"]} | {
-        f"{SINGLE[stage]} ({opt})": m["test_acc"] for stage, (opt, m) in single.items()}
+    rungs_of_one = {f"{SINGLE_RUNGS[stage]}\n({opt})": m["test_acc"]
+                    for stage, (opt, m) in single.items()}
     ladder_figure({o: {r: m["test_acc"] for r, m in rungs.items()} for o, rungs in ladders.items()},
-                  extras, f"Transfer to {tr.dataset}: test accuracy per rung", ladder_png)
-    transfer_curves(tr.optimizers, {s: (SINGLE[s], opt) for s, (opt, _) in single.items()})
+                  rungs_of_one, svm["test_acc"],
+                  f"Transfer to {tr.dataset}: test accuracy per rung", ladder_png)
+    transfer_curves(tr.optimizers, {s: (SINGLE_RUNGS[s], opt) for s, (opt, _) in single.items()})
     why_tr = lab.comparable("transfer", manifest, tr.train_subset, tr.finetune.train.epochs)
     if why_tr is None and why_imp is not None:
         why_tr = f"the backbone is not at the lab's scale ({why_imp})"

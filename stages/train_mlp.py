@@ -5,7 +5,7 @@ import sys
 import torch
 
 from reslab.core.cli import depth_variant, run_stage
-from reslab.core.config import MLPStudyConfig, as_dict, load_runtime, load_section
+from reslab.core.config import MLPStudyConfig, load_runtime, load_section, variant_config
 from reslab.data.loader import load_prepared
 from reslab.models.mlp import MLP
 from reslab.train.study import run_variant
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
     model = MLP(depth, cfg.width, arch == "residual", data.image_shape, data.num_classes)
     run_variant("train_mlp", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[data_path],
-                run_config={**as_dict(cfg), "depth": depth, "arch": arch, "seed": seed},
+                run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),
                 gradflow_batches=cfg.gradflow_batches)
 
 

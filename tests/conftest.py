@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import gzip
+import importlib.util
+import json
 import os
 import shutil
 import struct
@@ -63,6 +65,9 @@ def _quiet_env(monkeypatch):
     monkeypatch.delenv("RESLAB_TORCHVISION_ROOT", raising=False)
 
 
+MLP = ("train_mlp", "--depth", "2", "--arch", "residual", "--seed", "0")  # one variant, as argv
+VARIANT = "train_mlp/2-residual-0"  # its outputs' name
+
 TINY_PARAMS = {
     "runtime": {"progress": False},
     "data": {"val_size": 20},
@@ -71,13 +76,34 @@ TINY_PARAMS = {
 }
 
 
+def load_script(path: Path):
+    """A stage or bench script as a module (its `main` not run), as the tests call them."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def deep_update(base: dict, new: dict) -> dict:
     for k, v in new.items():
         base[k] = deep_update(base.get(k, {}), v) if isinstance(v, dict) else v
     return base
 
 
-class DvcRepo:
+class Params:
+    """params.yaml of a test folder, read and updated in place."""
+
+    path: Path
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_params(self, overrides: dict) -> None:
+        params = deep_update(self.params(), overrides)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+class DvcRepo(Params):
     """A throwaway git + DVC repo holding this project's pipeline, run through the real CLIs."""
 
     def __init__(self, path: Path, env: dict):
@@ -93,12 +119,15 @@ class DvcRepo:
     def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(sys.executable, "-m", "dvc", *args, check=check)
 
-    def params(self) -> dict:
-        return yaml.safe_load((self.path / "params.yaml").read_text())
-
-    def set_params(self, overrides: dict) -> None:
-        params = deep_update(self.params(), overrides)
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    def experiments(self) -> dict[str, dict]:
+        """name -> the experiment's record in `dvc exp show --json`."""
+        found = {}
+        for rev in json.loads(self.dvc("exp", "show", "--json").stdout):
+            for exp in rev.get("experiments") or []:
+                for run in exp.get("revs") or []:
+                    if run.get("name"):
+                        found[run["name"]] = run
+        return found
 
     def resume_dir_has_files(self) -> bool:
         return any(p.is_file() for p in (self.path / ".resume").rglob("*"))
@@ -138,7 +167,7 @@ def dvc_repo(tmp_path, mirror) -> DvcRepo:
     return make_dvc_repo(tmp_path / "repo", mirror)
 
 
-class Workspace:
+class Workspace(Params):
     """A project folder without git or DVC: params, tiny prepared data and checkpoints, in which
     stage scripts run as DVC would run them (`python stages/<stage>.py ...` from the root)."""
 
@@ -157,13 +186,6 @@ class Workspace:
         proc = self.stage(*argv, env=env)
         out, err = proc.communicate(timeout=600)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-    def params(self) -> dict:
-        return yaml.safe_load((self.path / "params.yaml").read_text())
-
-    def set_params(self, overrides: dict) -> None:
-        params = deep_update(self.params(), overrides)
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     def snapshot(self) -> dict[str, bytes]:
         return {str(p.relative_to(self.path)): p.read_bytes() for p in sorted(self.path.rglob("*"))

@@ -1,4 +1,4 @@
-"""The lab's CNNs: parameter counts from lab-facts, shortcut kinds, shapes, block addressing."""
+"""The lab's CNNs: parameter counts from docs/lab.md, shortcut kinds, shapes, block addressing."""
 
 import pytest
 import torch

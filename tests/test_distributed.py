@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import MLP, ROOT
 from reslab.train import checkpoint
 
 pytestmark = pytest.mark.slow
 
-MLP = ("train_mlp", "--depth", "2", "--arch", "residual", "--seed", "0")
 CNN = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
 SITECUSTOMIZE = '''
 import contextlib, os
@@ -88,8 +87,8 @@ def test_two_processes_match_one_and_only_rank_0_writes(ddp_workspace, tmp_path)
 
 def test_batchnorm_per_rank_stays_within_the_stated_tolerance(ddp_workspace):
     """With BatchNorm each rank normalises its own half batch, so DDP is not bit-equal to one
-    process: on this tiny CNN the test accuracy stays within 15 points and the first epoch's
-    training loss within 5% (the README states the same tolerance)."""
+    process: on this tiny CNN the first epoch's training loss stays within 5% of one
+    process's (the README states the same tolerance), and its test loss within 10%."""
     ws = ddp_workspace
     ws.set_params({"train_cnn": {"train": {"epochs": 2, "batch_size": 16, "bf16": False}}})
     run(ws, CNN, 1)
@@ -98,9 +97,9 @@ def test_batchnorm_per_rank_stays_within_the_stated_tolerance(ddp_workspace):
     run(ws, CNN, 2)
     ddp = metrics(ws, "train_cnn/9-residual-0")
     first_ddp = (ws.path / "plots/train_cnn/9-residual-0.csv").read_text().splitlines()[1]
-    assert abs(ddp["test_acc"] - single["test_acc"]) <= 15
     loss, loss_ddp = float(first.split(",")[1]), float(first_ddp.split(",")[1])
-    assert loss_ddp == pytest.approx(loss, rel=0.05)
+    assert loss_ddp == pytest.approx(loss, rel=0.05) and loss_ddp != loss
+    assert ddp["test_loss"] == pytest.approx(single["test_loss"], rel=0.10)
 
 
 def test_killed_ddp_run_resumes_to_the_same_metrics(ddp_workspace, tmp_path):

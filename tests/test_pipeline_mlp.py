@@ -82,10 +82,7 @@ def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "params.yaml and the workspace are unchanged" in proc.stdout
     assert (dvc_repo.path / "params.yaml").read_text() == before
-    shown = json.loads(dvc_repo.dvc("exp", "show", "--json").stdout)
-    exps = [e for rev in shown for e in (rev.get("experiments") or [])
-            for e in (e.get("revs") or [])]
-    (exp,) = [e for e in exps if e.get("name") == "tiny-1"]
+    exp = dvc_repo.experiments()["tiny-1"]
     params = exp["data"]["params"]["params.yaml"]["data"]
     assert params["runtime"]["wandb_project"] == "a,b"
     assert params["train_mlp"]["train"]["lr"] == 0.02

@@ -198,6 +198,7 @@ def test_plots_are_the_intended_charts(study):
 def test_one_readable_row_per_experiment(study):
     """The README's `dvc exp show` command: the summary's headline numbers, one row each."""
     study.dvc("exp", "run", "-n", "svm-c", "-S", "transfer.svm_C=[0.1,1.0]")
+    study.dvc("exp", "run", "-n", "svm-iter", "-S", "transfer.svm_max_iter=50")
     table = study.dvc("exp", "show", "--no-pager", "--csv", "--drop", ".*", "--keep",
                       r"Experiment|Created|summary\.").stdout
     header, *rows = table.strip().splitlines()
@@ -206,9 +207,10 @@ def test_one_readable_row_per_experiment(study):
                                         "improve_cnn", "svm", "probe_best", "ft0_best",
                                         "ft1_best", "ft2_best", "ft2_aug", "full")}
     assert columns[:2] == ["Experiment", "Created"] and set(columns[2:]) == summary, columns
-    assert len(rows) == 3 and rows[-1].startswith("svm-c,")  # workspace, baseline, experiment
+    names = [row.split(",")[0] for row in rows]  # workspace, baseline, two experiments
+    assert len(rows) == 4 and set(names[2:]) == {"svm-c", "svm-iter"}, rows
     svm = json.loads((study.path / "metrics/svm_baseline.json").read_text())["test_acc"]
-    assert str(svm) in rows[-1].split(",")[2:]
+    assert str(svm) in rows[names.index("svm-iter")].split(",")[2:]
     diff = study.dvc("metrics", "diff", "--all", "--targets", "metrics/summary.json", "--",
                      "HEAD", "svm-c").stdout.strip().splitlines()
     assert len(diff) == 1 + len(summary) and any("summary.svm " in line for line in diff)

@@ -137,6 +137,7 @@ def run_stage(tmp_path, mirror, name, params="data:\n  datasets: [tiny]\n  val_s
     return proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["truncated", "wrong_size", "class_lists_differ"])
 def test_stage_bad_input_exits_clean(tmp_path, case):
     path, message = bad_archives(tmp_path)[case]
@@ -151,6 +152,7 @@ def test_stage_bad_input_exits_clean(tmp_path, case):
         not any((tmp_path / "data" / "prepared").iterdir())
 
 
+@pytest.mark.slow
 def test_stage_writes_outputs(tmp_path):
     mirror = tmp_path / "mirror"
     make_imagefolder_zip(mirror / "tiny.zip", classes=3, mode="RGB")
@@ -160,12 +162,14 @@ def test_stage_writes_outputs(tmp_path):
     assert files == ["tiny.json", "tiny.npz"]
 
 
+@pytest.mark.slow
 def test_stage_rejects_unlisted_dataset(tmp_path):
     proc = run_stage(tmp_path, tmp_path, "mnist")
     assert proc.returncode == 1
     assert "data.datasets: 'mnist' is not listed" in proc.stderr
 
 
+@pytest.mark.slow
 def test_stage_bad_params(tmp_path):
     proc = run_stage(tmp_path, tmp_path, "tiny", params="data:\n  val_size: -5\n")
     assert proc.returncode == 1

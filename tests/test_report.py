@@ -51,6 +51,8 @@ def manifest(classes=10, train=55_000, val=5_000, test=10_000, shape=(28, 28, 1)
 def test_lab_comparison_only_at_lab_scale_on_the_real_dataset():
     assert lab.comparable("train_mlp", manifest(), 0, 20, 32) is None
     assert lab.comparable("train_mlp", manifest(), 0, 30, 32) is None  # more epochs: still fair
+    assert lab.comparable("train_mlp", manifest(train=59_000, val=1_000), 0, 20, 32) == (
+        "a 1,000-image validation split (the lab: 5,000)")
     why = lab.comparable("train_cnn", manifest(shape=(32, 32, 3), train=45_000), 8000, 4, 16)
     assert why == ("8,000 training images (the lab: all); 4 epochs (the lab: 20); "
                    "width 16 (the lab: 32)")

@@ -2,7 +2,6 @@
 parallel without clobbering each other, and results travel through a git remote (a bare
 repository) and a DVC remote (a local folder) to a fresh clone that re-trains nothing."""
 
-import json
 import time
 
 import pytest
@@ -10,18 +9,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 VARIANT = "train_mlp@2-residual-0"
-
-
-def experiments(repo) -> dict[str, dict]:
-    """name -> the experiment's record in `dvc exp show --json`."""
-    shown = json.loads(repo.dvc("exp", "show", "--json").stdout)
-    found = {}
-    for rev in shown:
-        for exp in rev.get("experiments") or []:
-            for run in exp.get("revs") or []:
-                if run.get("name"):
-                    found[run["name"]] = run
-    return found
 
 
 def test_two_queued_experiments_run_in_parallel(dvc_repo):
@@ -36,7 +23,7 @@ def test_two_queued_experiments_run_in_parallel(dvc_repo):
             break
         time.sleep(2)
     assert status.count("Success") == 2, status + dvc_repo.dvc("queue", "logs", "q-fast").stdout
-    found = experiments(dvc_repo)
+    found = dvc_repo.experiments()
     accs = []
     for name in ("q-slow", "q-fast"):
         data = found[name]["data"]

@@ -1,7 +1,6 @@
 """Transfer: which parameters train at each rung, frozen BatchNorm, the fast standardised probe,
 the SVM it must match, and where each rung starts."""
 
-import importlib.util
 import json
 import os
 
@@ -11,7 +10,7 @@ import torch
 import yaml
 from torch import nn
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 from reslab.core.config import TrainConfig, TransferConfig, load_section
 from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.datasets.imagefolder import read_imagefolder_zip
@@ -42,19 +41,12 @@ def images(n=64, classes=5, seed=0):
                  torch.arange(n) % classes)
 
 
-def stage_module(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_in(path, stage, argv, params):
     (path / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = os.getcwd()
     os.chdir(path)
     try:
-        stage_module(stage).main(argv)
+        load_script(ROOT / "stages" / f"{stage}.py").main(argv)
     finally:
         os.chdir(cwd)
 
@@ -268,13 +260,18 @@ def test_each_rung_starts_from_the_one_before_of_the_configured_optimizer(ladder
 
 def test_svm_probe_and_rungs_train_on_one_subset(ladder_workspace):
     """With train_subset > 0 the features (SVM, probe) and the fine-tuning rungs see the same
-    images, drawn with the data seed whatever `transfer.seed` is."""
+    images, drawn with the data seed whatever `transfer.seed` is: the features file holds the
+    backbone's features of exactly the images a rung loads."""
     path, params = ladder_workspace
     params["transfer"] |= {"train_subset": 20, "seed": 5}
-    planted(path / "models/improve_cnn.pt", classes=10)
+    backbone_model = planted(path / "models/improve_cnn.pt", classes=10)
     run_in(path, "extract_features", [], params)
     with np.load(path / "data/features/tiny.npz") as f:
-        feature_labels = f["train_y"]
+        features, labels = f["train_x"], f["train_y"]
     rung_data = load_prepared(path / "data/prepared/tiny.npz", 20)
-    assert len(feature_labels) == 20
-    assert np.array_equal(feature_labels, rung_data.train.y.numpy())
+    loader = BatchLoader(rung_data.train, 64, rung_data.mean, rung_data.std)
+    expected = extract_features(backbone_model, loader)
+    assert len(labels) == 20 and np.array_equal(labels, rung_data.train.y.numpy())
+    assert np.allclose(features, expected, atol=1e-5)
+    other = load_prepared(path / "data/prepared/tiny.npz", 20)  # any stage, any run seed
+    assert torch.equal(other.train.x, rung_data.train.x)

@@ -90,7 +90,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class MLPStudyConfig:
-    """`train_mlp`: the depth x {plain, residual} x seed MLP study (lab-facts section 1)."""
+    """`train_mlp`: the depth x {plain, residual} x seed MLP study (docs/lab.md)."""
 
     dataset: str = "mnist"
     depths: list[int] = param([10, 20, 30], ge=1)  # hidden layers
@@ -116,7 +116,7 @@ class CNNRunConfig:
 
 @dataclass(frozen=True)
 class CNNStudyConfig(CNNRunConfig):
-    """`train_cnn`: the depth x {plain, residual} x seed CNN study (lab-facts section 2)."""
+    """`train_cnn`: the depth x {plain, residual} x seed CNN study (docs/lab.md)."""
 
     depths: list[int] = param([20, 40, 50], ge=CNN_MIN_DEPTH)
     archs: list[Arch] = param(["plain", "residual"])
@@ -178,9 +178,13 @@ class SingleRungConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+SINGLE_RUNGS = {"finetune_ft2_aug": "ft2_aug", "finetune_full": "full"}  # stage -> field below:
+# the rungs trained with one optimizer, named in their own `train` section
+
+
 @dataclass(frozen=True)
 class TransferConfig:
-    """`transfer`: the CIFAR-10 backbone moved to `dataset` (lab-facts section 3)."""
+    """`transfer`: the CIFAR-10 backbone moved to `dataset` (docs/lab.md)."""
 
     dataset: str = "cifar100"
     optimizers: list[Optimizer] = param(["adam", "adamw", "sgd", "sgd_momentum"])
@@ -211,3 +215,11 @@ def load_runtime(path: Path = PARAMS_FILE) -> RuntimeConfig:
 def as_dict(cfg) -> dict:
     """Plain-dict view of a config, for run configs and fingerprints."""
     return dataclasses.asdict(cfg)
+
+
+def variant_config(cfg, **variant) -> dict:
+    """One variant of a depth study as a plain dict: the section without its study dimensions
+    (so adding a seed or a depth does not make every other variant another run), plus the
+    variant's own depth, arch and seed."""
+    dims = {"depths", "archs", "seeds"}
+    return {k: v for k, v in as_dict(cfg).items() if k not in dims} | variant

@@ -8,6 +8,7 @@ resumed run) is repeatable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -45,6 +46,15 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return (0.299 * r + 0.587 * g_ + 0.114 * b)[:, None]
 
 
+@functools.cache
+def _yiq(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB -> YIQ and back, made once per device (a host copy or an inverse on every batch
+    would make the device wait)."""
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                           [0.211, -0.523, 0.312]], dtype=torch.float64)
+    return to_yiq.float().to(device), torch.linalg.inv(to_yiq).float().to(device)
+
+
 def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contrast: float,
                  saturation: float, hue: float) -> torch.Tensor:
     """Per-image brightness, contrast, saturation and hue jitter (torchvision's ranges).
@@ -62,14 +72,12 @@ def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contras
         x = f * x + (1 - f) * _gray(x)
     if hue and x.shape[1] == 3:
         theta = _uniform(n, -hue, hue, g) * 2 * torch.pi
-        to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                               [0.211, -0.523, 0.312]], device=dev)
+        to_yiq, from_yiq = _yiq(dev)
         cos, sin = theta.cos(), theta.sin()
         rot = torch.zeros(n, 3, 3, device=dev)
         rot[:, 0, 0] = 1
         rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-        m = torch.linalg.inv(to_yiq) @ rot @ to_yiq
-        x = torch.einsum("nij,njhw->nihw", m, x)
+        x = torch.einsum("nij,njhw->nihw", from_yiq @ rot @ to_yiq, x)
     return x.clamp(0, 1)
 
 

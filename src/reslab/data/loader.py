@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reslab.data.augment import Augment
 from reslab.core.errors import DataError
+from reslab.data.augment import Augment
 
 KEYS = ("x_train", "y_train", "x_test", "y_test", "train_idx", "val_idx", "classes", "mean", "std",
         "seed")
@@ -78,7 +78,8 @@ def load_prepared(path: str | Path, train_subset: int = 0) -> Prepared:
 
     def split(x, y, idx=None) -> Split:
         x, y = (x, y) if idx is None else (x[idx], y[idx])
-        return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64)))
+        return Split(torch.from_numpy(np.ascontiguousarray(x)),
+                     torch.from_numpy(y.astype(np.int64)))
 
     return Prepared(
         train=split(arr["x_train"], arr["y_train"], train_idx),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reslab.core.atomic import atomic_path
 from reslab.core.errors import DataError
 from reslab.datasets.imagefolder import RawDataset, index_zip, open_zip, read_imagefolder_zip
 
@@ -46,6 +47,13 @@ def _dataset_folder(name: str) -> str:
     return getattr(cls, "base_folder", cls.__name__)
 
 
+def _has_torchvision_files(name: str, root: Path) -> bool:
+    """Whether `root` holds `name`'s torchvision folder (checked cheaply: the stage that reads
+    it, prepare_data, decodes and verifies the files)."""
+    folder = root / _dataset_folder(name)
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
 def resolve_source(name: str, mirror: str | None = None, root: Path | None = None) -> Source:
     """Pick the first available source for `name` (mirror, then torchvision root, then download)."""
     mirror = os.environ.get(MIRROR_ENV) if mirror is None else mirror
@@ -61,7 +69,7 @@ def resolve_source(name: str, mirror: str | None = None, root: Path | None = Non
             f"{name}: no {name}.zip in the mirror ({MIRROR_ENV}={mirror or 'unset'}) and "
             f"torchvision has no dataset of that name"
         )
-    if _load_torchvision(name, root, download=False) is not None:
+    if _has_torchvision_files(name, root):
         return Source("torchvision_root", root)
     return Source("download", root)
 
@@ -88,7 +96,7 @@ def sync_source(name: str, source: Source, out: Path) -> str:
                 done = "copied"
     else:
         (out / f"{name}.zip").unlink(missing_ok=True)
-        if _load_torchvision(name, out, download=False) is not None:
+        if _has_torchvision_files(name, out):  # a download lands only once complete
             return "unchanged"
         _download(name, out)
         return "downloaded"
@@ -153,13 +161,8 @@ def _copy_if_changed(src: Path, dst: Path, check=None) -> str:
             return "unchanged"
     if check is not None:
         check(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(dst) as tmp:
         shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     return "copied"
 
 

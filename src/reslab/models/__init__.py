@@ -1,4 +1,4 @@
-"""Model definitions for the study (lab-facts sections 1 and 2), rebuilt from checkpoint meta."""
+"""Model definitions for the study (docs/lab.md), rebuilt from checkpoint meta."""
 
 from torch import nn
 

@@ -1,4 +1,4 @@
-"""The lab's CNNs (lab-facts section 2): ConvBlock, ResidualBlock and a depth-driven builder.
+"""The lab's CNNs (docs/lab.md): ConvBlock, ResidualBlock and a depth-driven builder.
 
 Depth d gives (d - 1) // 2 blocks of two 3x3 convs; with k = blocks // 4, blocks k, 2k and 3k
 downsample (stride 2, channels doubled). Blocks are addressable from the end (`model.blocks[-1]`),

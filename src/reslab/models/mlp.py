@@ -1,4 +1,4 @@
-"""The lab's MLPs (lab-facts section 1): plain and residual share one parameter count."""
+"""The lab's MLPs (docs/lab.md): plain and residual share one parameter count."""
 
 from __future__ import annotations
 

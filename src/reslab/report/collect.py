@@ -60,3 +60,13 @@ def accuracy_statistics(metrics: dict[int, dict[str, dict[int, dict]]]) -> dict:
                                                                      acc["residual"]))
         out[str(depth)] = row
     return out
+
+
+def first_layer_ratio(runs: dict) -> float:
+    """Mean first-layer weight-gradient norm at initialisation, residual over plain."""
+    def first(by_seed):
+        norms = [df[(df.epoch == 0) & (df.param == "weight") & (df.layer == 0)].grad_norm.iloc[0]
+                 for df in by_seed.values()]
+        return sum(norms) / len(norms)
+
+    return float(f"{first(runs['residual']) / first(runs['plain']):.4g}")

@@ -135,17 +135,19 @@ LADDER = {"linear_probe": "LP", "finetune_ft0": "FT0", "finetune_ft1": "FT1",
           "finetune_ft2": "FT2"}
 
 
-def ladder_figure(ladders: dict[str, dict[str, float]], extras: dict[str, float], title: str,
-                  path: Path) -> None:
-    """Test accuracy of each rung, grouped by optimizer; `extras` (SVM, FT2+aug, full) as lines."""
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+def ladder_figure(ladders: dict[str, dict[str, float]], single: dict[str, float],
+                  svm: float, title: str, path: Path) -> None:
+    """Test accuracy of each rung, grouped by optimizer; the single-optimizer rungs (FT2+aug,
+    the full fine-tune) as rungs of their own; the SVM baseline as a line."""
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     width = 0.8 / max(1, len(ladders))
     for i, (opt, accs) in enumerate(ladders.items()):
         xs = [r + (i - (len(ladders) - 1) / 2) * width for r in range(len(LADDER))]
         ax.bar(xs, [accs.get(r, 0.0) for r in LADDER], width, label=opt)
-    for (name, value), style in zip(extras.items(), ["--", ":", "-."], strict=False):
-        ax.axhline(value, ls=style, color="black", lw=1, label=f"{name} ({value:.1f})")
-    ax.set_xticks(range(len(LADDER)), list(LADDER.values()))
+    extra = range(len(LADDER), len(LADDER) + len(single))
+    ax.bar(extra, list(single.values()), 0.8 / 2, color="grey")
+    ax.axhline(svm, ls="--", color="black", lw=1, label=f"SVM on features ({svm:.1f})")
+    ax.set_xticks([*range(len(LADDER)), *extra], [*LADDER.values(), *single])
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")

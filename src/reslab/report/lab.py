@@ -30,11 +30,12 @@ DATASETS = {  # the real datasets: classes, published train and test sizes, imag
     "cifar10": (10, 50_000, 10_000, [32, 32, 3]),
     "cifar100": (100, 50_000, 10_000, [32, 32, 3]),
 }
+LAB_VAL_SIZE = 5_000  # carved from every training set, leaving the rest to train on
 SCALE = {  # section -> (dataset, width, epochs) of the lab's runs; all training images
     "train_mlp": ("mnist", 32, 20),
     "train_cnn": ("cifar10", 32, 20),
     "improve_cnn": ("cifar10", 32, 20),
-    "transfer": ("cifar100", None, 20),
+    "transfer": ("cifar100", None, 30),  # the lab named no budget: our default per rung
 }
 
 
@@ -55,6 +56,9 @@ def comparable(section: str, manifest: dict, train_subset: int, epochs: int,
     if not real_dataset(manifest, dataset):
         note = manifest.get("source_note") or f"{manifest['num_classes']} classes"
         why.append(f"the data is not the real {dataset} ({note})")
+    val = manifest["counts"]["val"]["total"]
+    if val != LAB_VAL_SIZE:
+        why.append(f"a {val:,}-image validation split (the lab: {LAB_VAL_SIZE:,})")
     if train_subset:
         why.append(f"{train_subset:,} training images (the lab: all)")
     if epochs < lab_epochs:

@@ -9,6 +9,7 @@ and joins that world. Backend nccl on CUDA, gloo on CPU; only rank 0 writes file
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from reslab.core.cli import Terminated
 from reslab.core.errors import ConfigError, ReslabError
 
 
@@ -52,8 +54,8 @@ def launch(nproc: int) -> None:
     os.environ[LAUNCHER_ENV] = str(os.getpid())
     try:
         run.main(["--standalone", f"--nproc-per-node={nproc}", sys.argv[0], *sys.argv[1:]])
-    except SignalException:
-        raise KeyboardInterrupt from None
+    except SignalException as e:  # the launcher forwarded it to the workers, who saved state
+        raise (Terminated if e.sigval == signal.SIGTERM else KeyboardInterrupt)() from None
     except ChildFailedError as e:
         codes = sorted({f.exitcode for f in e.failures.values()})
         raise ReslabError(f"a data-parallel worker failed (exit {codes}); its message is above") \

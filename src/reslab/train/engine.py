@@ -20,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reslab.core.config import TrainConfig
-from reslab.core.errors import ReslabError
+from reslab.core.errors import CheckpointError, ReslabError
 from reslab.data.loader import BatchLoader
 from reslab.train import checkpoint, distributed
 
@@ -180,9 +180,10 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
 
     With `state_path`, the full training state is checkpointed after every epoch (by rank 0);
     a later call with the same `fingerprint` resumes after the last finished epoch and ends
-    exactly where an uninterrupted run would. `epoch_end(model)`, if given, runs on rank 0 after
-    every epoch; its values are kept (and resumed) in `extras`. The lowest-validation-loss
-    weights are loaded into `model` at the end.
+    exactly where an uninterrupted run would (a checkpoint that cannot be read is reported and
+    ignored). `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's
+    values are kept (and resumed) in `extras`. The lowest-validation-loss weights are loaded
+    into `model` at the end.
     """
     net = distributed.wrap(model, train.device, cfg.sync_batchnorm)
     optimizer = make_optimizer(model.parameters(), cfg)
@@ -197,8 +198,12 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     state_path = Path(state_path) if state_path else None
     state = None
     if state_path and distributed.is_main() and state_path.exists():
-        state = checkpoint.load(state_path)
-        state = state if state.get("fingerprint") == fingerprint else None
+        try:
+            state = checkpoint.load(state_path)
+        except CheckpointError as e:
+            print(f"{desc}: starting afresh, the saved training state is unusable ({e})",
+                  flush=True)
+        state = state if state and state.get("fingerprint") == fingerprint else None
     state = distributed.broadcast(state)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -230,10 +235,10 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                "val_loss": va["loss"], "val_acc": va["acc"], "lr": lr}
         history.append(row)
         loader_states = distributed.gather(train.state_dict())
+        if epoch_end is not None:  # on every rank: SyncBatchNorm in it waits for all of them
+            extras.append(epoch_end(model))
         if not distributed.is_main():
             continue
-        if epoch_end is not None:
-            extras.append(epoch_end(model))
         print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
               f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}", flush=True)
         if tracker is not None:

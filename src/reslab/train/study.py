@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from reslab.core.config import RuntimeConfig, TrainConfig
 from reslab.core.errors import ConfigError
 from reslab.core.track import Tracker, write_metrics, write_table
 from reslab.data.augment import Augment
-from reslab.data.loader import BatchLoader, Prepared, balanced_indices
+from reslab.data.loader import BatchLoader, Prepared, Split, balanced_indices
 from reslab.train import checkpoint, distributed
 from reslab.train.engine import evaluate, fit
 
@@ -54,11 +55,16 @@ class VariantOutputs:
 
 
 def code_digest() -> str:
-    """A hash of the reslab package's source: a resumed run never continues under other code."""
+    """A hash of the reslab package's source and of the running stage script: a resumed run
+    never continues under other code."""
     root = Path(reslab.__file__).parent
+    files = [(str(p.relative_to(root)), p) for p in sorted(root.rglob("*.py"))]
+    script = Path(sys.argv[0])
+    if script.suffix == ".py" and script.is_file():
+        files.append(("script", script))
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for name, path in files:
+        h.update(name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
@@ -89,10 +95,9 @@ def probe_batches(data: Prepared, n_batches: int, batch_size: int, device: torch
     """The fixed gradient-flow batches: a class-balanced sample of the training split drawn with
     the data seed (the same for every run seed and both architectures), never augmented."""
     idx = balanced_indices(data.train.y, n_batches * batch_size, data.seed)
-    loader = BatchLoader(data.train, batch_size, data.mean, data.std, device=device,
-                         channels_last=channels_last)
-    return [(loader.to_input(data.train.x[b].to(device)), data.train.y[b].to(device))
-            for b in idx.split(batch_size)]
+    sample = Split(data.train.x[idx], data.train.y[idx])
+    return list(BatchLoader(sample, batch_size, data.mean, data.std, device=device,
+                            channels_last=channels_last))
 
 
 def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
@@ -104,8 +109,9 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
 
     `saved` is the model whose weights and `spec` are stored, when `model` is a part of it
     (the linear probe trains the head of a frozen backbone on precomputed features); `finish`
-    runs after training, before saving. `inputs` are the files the run reads (data,
-    starting checkpoint): their content is part of the resume fingerprint. With
+    runs after training, before saving. `run_config` is this variant's own configuration
+    (wandb's run config); with it, the content of `inputs` (the files the run reads: data,
+    starting checkpoint) and the code, it makes the resume fingerprint. With
     `cfg.nproc_per_node` > 1 this process starts the data-parallel workers and returns None.
     """
     world = distributed.world_size() if distributed.in_world() else cfg.nproc_per_node
@@ -126,7 +132,7 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         saved.to(memory_format=torch.channels_last)
     train, val, test = loaders(data, cfg, device, seed, augment)
     probe = probe_batches(data, gradflow_batches, cfg.batch_size, device, cfg.channels_last) \
-        if gradflow_batches and main else []
+        if gradflow_batches else []
 
     def grads_now(net: nn.Module) -> list[dict]:
         return gradient_norms(net, probe)
