@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from conftest import ROOT, load_script
 from reslab.report import lab
 from reslab.report.collect import accuracy_statistics
 from reslab.report.results import study_section, transfer_section
@@ -85,3 +86,10 @@ def test_no_difference_column_away_from_the_lab_scale():
     section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
                                "the data is not the real cifar100 (10 classes)", "src", "f.png")
     assert "+48.63" not in section and "+6.66" not in section and "| 41.97 (test) | — |" in section
+
+
+def test_best_of_a_rung_is_chosen_on_validation_not_test():
+    best_by_val = load_script(ROOT / "stages" / "report.py").best_by_val
+    runs = [{"val_acc_at_min_loss": 90.8, "test_acc": 87.7},   # best on val
+            {"val_acc_at_min_loss": 90.4, "test_acc": 89.2}]   # best on test
+    assert best_by_val(runs) == 87.7
