@@ -23,34 +23,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
+from labstyle import cifar_transforms, lab_dataset, lab_style
+from throughput import WARMUP_STEPS, ours
 from torchvision import datasets
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared lab-style helpers
-from labstyle import cifar_transforms, epochs, lab_dataset
-
-from reslab.core.config import (
-    AugmentConfig,
-    ImproveConfig,
-    MLPStudyConfig,
-    TrainConfig,
-    load_section,
-)
+from reslab.core.config import AugmentConfig, ImproveConfig, MLPStudyConfig, load_section
 from reslab.data.augment import build_augment
-from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
+from reslab.data.loader import Prepared, load_prepared
 from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
-from reslab.train.engine import evaluate, fit, make_optimizer, run_epoch
+from reslab.train.engine import evaluate, fit
 from reslab.train.study import loaders
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -62,53 +52,24 @@ def prepared(name: str, raw: RawDataset, val_size: int, tmp: Path) -> Prepared:
     return load_prepared(tmp / f"{name}.npz")
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def lab_throughput(data: Prepared, device, width: int, steps: int, workers: int) -> float:
     """The lab's loop on the device: PIL dataset + DataLoader workers, fp32 NCHW, Adam."""
     torch.manual_seed(0)
-    model = CNN(20, width, True).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
                      cifar_transforms(data.mean.tolist(), data.std.tolist(), augment=True))
-    loader = DataLoader(ds, batch_size=64, shuffle=True, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    batches = epochs(loader)
-    for i in range(steps + 5):  # five steps of warm-up
-        if i == 5:
-            synchronize(device)
-            start = time.perf_counter()
-        x, y = next(batches)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    synchronize(device)
-    return steps * 64 / (time.perf_counter() - start)
+    run = lab_style(CNN(20, width, True).to(device), ds, 64, device=device, num_workers=workers)
+    run(WARMUP_STEPS)
+    return run(steps)
 
 
 def our_throughput(data: Prepared, device, width: int, steps: int, batch: int) -> float:
     """The engine's own epoch loop (`run_epoch`) over `steps` batches, bf16, channels_last."""
     torch.manual_seed(0)
-    model = CNN(20, width, True).to(device).to(memory_format=torch.channels_last)
-    cfg = TrainConfig(lr=1e-3, bf16=True, channels_last=True)
-    opt = make_optimizer(model.parameters(), cfg)
-    idx = torch.arange((steps + 5) * batch) % len(data.train)
-    part = Split(data.train.x[idx], data.train.y[idx])
-    warm = Split(part.x[:5 * batch], part.y[:5 * batch])
     aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
-    timed = Split(part.x[5 * batch:], part.y[5 * batch:])
-    for split in (warm, timed):
-        loader = BatchLoader(split, batch, data.mean, data.std, device=device, shuffle=True,
-                             seed=0, augment=aug, channels_last=True)
-        synchronize(device)
-        start = time.perf_counter()
-        run_epoch(model, loader, nn.CrossEntropyLoss(), opt, bf16=True, progress=False)
-        synchronize(device)
-    return len(timed) / (time.perf_counter() - start)
+    run = ours(CNN(20, width, True).to(device), data, batch, aug, bf16=True, channels_last=True,
+               device=device)
+    run(WARMUP_STEPS)
+    return run(steps)
 
 
 def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
@@ -179,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if args.tiny:
             zip_path, imp, mlp, mnist, val = tiny_inputs(Path(tmp))
-            device, steps, workers, batches = torch.device("cpu"), 3, 0, [64, 128]
+            device, steps, workers, batches, width = torch.device("cpu"), 3, 0, [64, 128], 4
         else:
             if not torch.cuda.is_available():
                 parser.error("no CUDA device: this check is for a GPU (--tiny runs on CPU)")
@@ -188,20 +149,19 @@ def main(argv: list[str] | None = None) -> dict:
             mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
             mnist = read_imagefolder_zip(args.mnist) if args.mnist else random_mnist(60000, 10000)
             device = torch.device("cuda")
-            steps, workers, batches = args.steps, args.workers, [64, 256, 512, 1024]
+            steps, workers, batches, width = args.steps, args.workers, [64, 256, 512, 1024], 32
         cifar = prepared("cifar10", read_imagefolder_zip(zip_path), val, Path(tmp))
         mnist = prepared("mnist", mnist, val, Path(tmp))
-    lab = lab_throughput(cifar, device, 32 if not args.tiny else 4, steps, workers)
-    ours = {b: our_throughput(cifar, device, 32 if not args.tiny else 4, steps, b)
-            for b in batches}
-    best = max(ours, key=ours.get)
+    lab = lab_throughput(cifar, device, width, steps, workers)
+    speeds = {b: our_throughput(cifar, device, width, steps, b) for b in batches}
+    best = max(speeds, key=speeds.get)
     out = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
-        "throughput": {"lab_img_s": round(lab), "ours_img_s": round(ours[64]),
-                       "ratio": round(ours[64] / lab, 2), "lab_workers": workers,
-                       "ours_best_img_s": round(ours[best]), "ours_best_batch": best,
-                       "ours_img_s_by_batch": {str(b): round(v) for b, v in ours.items()}},
+        "throughput": {"lab_img_s": round(lab), "ours_img_s": round(speeds[64]),
+                       "ratio": round(speeds[64] / lab, 2), "lab_workers": workers,
+                       "ours_best_img_s": round(speeds[best]), "ours_best_batch": best,
+                       "ours_img_s_by_batch": {str(b): round(v) for b, v in speeds.items()}},
         "improve_cnn": improve_cnn(cifar, device, imp),
         "mlp_study": {**mlp_study(mnist, device, mlp),
                       "data": "mnist" if args.mnist else "random, MNIST-shaped (timing only)"},

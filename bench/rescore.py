@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
+from reslab.core.params import read_params
 from reslab.models import build_model
 
 
@@ -47,7 +47,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tolerance", type=float, default=0.05, help="points of accuracy")
     args = parser.parse_args()
-    params = yaml.safe_load(Path("params.yaml").read_text())
+    params = read_params()
     datasets = {"train_mlp": params["train_mlp"]["dataset"],
                 "train_cnn": params["train_cnn"]["dataset"],
                 "improve_cnn": params["improve_cnn"]["dataset"]}
@@ -64,6 +64,9 @@ def main() -> int:
         split = splits.setdefault(dataset, test_split(dataset))
         ours, theirs = accuracy(model, split), json.loads(metrics.read_text())["test_acc"]
         rows.append((str(ckpt.relative_to("models").with_suffix("")), theirs, ours))
+    if not rows:
+        print("no saved model with its metrics under models/ and metrics/: run the study first")
+        return 1
     print("| model | metrics test_acc | re-scored (fp32, plain loop) | difference |\n"
           "|---|---|---|---|")
     for name, theirs, ours in rows:

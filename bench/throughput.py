@@ -24,7 +24,7 @@ import statistics
 import time
 
 import torch
-from labstyle import cifar_transforms, lab_dataset, lab_style
+from labstyle import CPU, cifar_transforms, lab_dataset, lab_style, synchronize
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
@@ -40,8 +40,9 @@ WARMUP_STEPS = 3
 
 
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
-         channels_last: bool):
-    """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split."""
+         channels_last: bool, device: torch.device = CPU):
+    """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split,
+    the images kept on `device` (where `model` already is)."""
     cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -52,10 +53,12 @@ def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
         n = n_steps * batch_size
         idx = torch.arange(n) % len(data.train)  # wraps round when a turn outlasts the split
         part = Split(data.train.x[idx], data.train.y[idx])
-        loader = BatchLoader(part, batch_size, data.mean, data.std, shuffle=True, seed=n_steps,
-                             augment=augment, channels_last=channels_last)
+        loader = BatchLoader(part, batch_size, data.mean, data.std, device=device, shuffle=True,
+                             seed=n_steps, augment=augment, channels_last=channels_last)
+        synchronize(device)
         start = time.perf_counter()
-        run_epoch(model, loader, loss_fn, opt, bf16=bf16)
+        run_epoch(model, loader, loss_fn, opt, bf16=bf16, progress=False)
+        synchronize(device)
         return n / (time.perf_counter() - start)
 
     return run

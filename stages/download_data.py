@@ -4,10 +4,10 @@ For every dataset of `data.datasets`, the first found of: a mirror zip
 ($RESLAB_DATA_MIRROR/<name>.zip), the official files under a torchvision root
 ($RESLAB_TORCHVISION_ROOT, default data/raw), a torchvision download. The stage runs on every
 `dvc repro` and costs little when nothing changed: files are copied only when their size or time
-differ, downloaded files are verified, not fetched again. DVC records each folder's content, so
-another source re-runs that dataset's preparation and everything after it; the same one,
-nothing. A dataset that cannot be had leaves UNAVAILABLE.txt with the reason, which its
-prepare_data stage reports; the other datasets go on.
+differ, downloaded files are kept, not fetched again (prepare_data verifies what it decodes).
+DVC records each folder's content, so another source re-runs that dataset's preparation and
+everything after it; the same one, nothing. A dataset that cannot be had leaves
+UNAVAILABLE.txt with the reason, which its prepare_data stage reports; the other datasets go on.
 """
 
 import shutil

@@ -14,7 +14,7 @@ from reslab.core.cli import run_stage
 from reslab.core.config import SINGLE_RUNGS, TransferConfig, as_dict, load_runtime, load_section
 from reslab.core.errors import ConfigError
 from reslab.data.augment import build_augment
-from reslab.data.loader import load_prepared
+from reslab.data.loader import load_prepared, manifest
 from reslab.train.study import run_variant
 from reslab.transfer import RUNGS, STARTS_FROM, freeze, load_cnn
 
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
     model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
     freeze(model, RUNGS[stage])
     run_variant(stage, variant, model, data, recipe, seed=cfg.seed, runtime=load_runtime(),
-                inputs=[data_path, start],
+                inputs=[manifest(data_path), start],
                 run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
                             "seed": cfg.seed, "rung": args.rung, "starts_from": start,
                             "recipe": as_dict(recipe), "augment": as_dict(rung.augment)},

@@ -7,7 +7,7 @@ import torch
 from reslab.core.cli import run_stage
 from reslab.core.config import ImproveConfig, as_dict, load_runtime, load_section
 from reslab.data.augment import build_augment
-from reslab.data.loader import load_prepared
+from reslab.data.loader import load_prepared, manifest
 from reslab.models.cnn import CNN
 from reslab.train.study import run_variant
 
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> None:
     torch.manual_seed(cfg.seed)
     model = CNN(cfg.depth, cfg.width, True, data.num_classes, data.image_shape[-1])
     run_variant("improve_cnn", None, model, data, cfg.train, seed=cfg.seed,
-                runtime=load_runtime(), inputs=[data_path], run_config=as_dict(cfg),
+                runtime=load_runtime(), inputs=[manifest(data_path)], run_config=as_dict(cfg),
                 gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
 
 

@@ -2,7 +2,8 @@
 
 The backbone is frozen and there is no augmentation, so the head trains on the features that
 `extract_features` computed once (equal to running the backbone every epoch, much faster),
-standardised with the training split's statistics as the SVM baseline's are. The saved model is
+standardised with the training split's statistics as the SVM baseline's are (a near-constant
+feature's std is floored, see `transfer.feature_data`). The saved model is
 the whole network (backbone + the head folded back onto raw features), where FT0 starts.
 """
 
@@ -14,6 +15,7 @@ from reslab.core.config import TransferConfig, as_dict, load_runtime, load_secti
 from reslab.train.study import run_variant
 from reslab.transfer import (
     BACKBONE,
+    RUNGS,
     feature_data,
     freeze,
     load_cnn,
@@ -33,11 +35,10 @@ def main(argv: list[str]) -> None:
     features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
     model = with_new_head(load_cnn(BACKBONE), data.num_classes, cfg.seed)
-    freeze(model, 0)
+    freeze(model, RUNGS["linear_probe"])
 
     def fold_standardisation() -> None:
         model.head = unstandardised_head(model.head, data.mean, data.std)
-        model.head.requires_grad_(True)
 
     run_variant("linear_probe", args.optimizer, model.head, data, recipe, seed=cfg.seed,
                 runtime=load_runtime(), inputs=[features_path, BACKBONE],

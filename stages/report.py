@@ -20,7 +20,7 @@ from reslab.core.config import (
 )
 from reslab.core.track import read_json, require, write_metrics, write_table
 from reslab.report import lab
-from reslab.report.collect import accuracy_statistics, study_curves, study_metrics
+from reslab.report.collect import study_metrics
 from reslab.report.figures import LADDER, curves_figure, ladder_figure
 from reslab.report.results import (
     HEADER,
@@ -46,6 +46,13 @@ def transfer_curves(ladders: list[str], single: dict[str, str]) -> None:
                     pd.concat(frames).to_dict("records"))
 
 
+def same_scale(imp: ImproveConfig, cnn: CNNStudyConfig) -> bool:
+    """Whether the improved backbone and the CNN study saw the same data for as long, so that
+    the study's residual variant of its depth is a fair row beside it."""
+    return (imp.dataset, imp.train_subset, imp.width, imp.train.epochs) == (
+        cnn.dataset, cnn.train_subset, cnn.width, cnn.train.epochs)
+
+
 def best_by_val(runs: list[dict]) -> float:
     """Test accuracy of the run with the highest validation accuracy: the optimizer is chosen
     on the validation split, as the SVM's C is, never on the test split it is scored on."""
@@ -64,10 +71,10 @@ def main(argv: list[str]) -> None:
                               ("train_cnn", lab.CNN, "CNN on CIFAR-10")):
         cfg = cfgs[name]
         metrics = study_metrics(name, cfg)
-        stats[name] = accuracy_statistics(metrics)
+        stats[name] = read_json(f"metrics/analyze/{name}.json")  # what analyze_<study> wrote
         curves = OUT / "figures" / f"curves_{name}.png"
-        curves_figure(study_curves(name, cfg), f"{label}: validation accuracy per epoch "
-                      "(mean over seeds)", curves)
+        curves_figure(pd.read_csv(require(f"plots/curves/{name}.csv")),
+                      f"{label}: validation accuracy per epoch (mean over seeds)", curves)
         figures = [f"../plots/figures/{name}/accuracy_vs_depth.png",
                    *(f"../plots/figures/{name}/gradflow_depth{d}.png" for d in cfg.depths),
                    *(f"../plots/figures/{name}/gradflow_heatmap_depth{d}.png"
@@ -82,10 +89,8 @@ def main(argv: list[str]) -> None:
             if "residual_minus_plain" in s}
 
     cnn = cfgs["train_cnn"]
-    same_scale = (imp.width, imp.train_subset, imp.dataset) == (cnn.width, cnn.train_subset,
-                                                                cnn.dataset)
-    lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") if same_scale \
-        else None
+    lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") \
+        if same_scale(imp, cnn) else None
     improved = read_json("metrics/improve_cnn.json")
     why_imp = lab.comparable("improve_cnn", manifests[imp.dataset], imp.train_subset,
                              imp.train.epochs, imp.width)

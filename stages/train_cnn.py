@@ -7,7 +7,7 @@ import torch
 from reslab.core.cli import depth_variant, run_stage
 from reslab.core.config import CNNStudyConfig, load_runtime, load_section, variant_config
 from reslab.data.augment import build_augment
-from reslab.data.loader import load_prepared
+from reslab.data.loader import load_prepared, manifest
 from reslab.models.cnn import CNN
 from reslab.train.study import run_variant
 
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
     torch.manual_seed(seed)
     model = CNN(depth, cfg.width, arch == "residual", data.num_classes, data.image_shape[-1])
     run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
-                runtime=load_runtime(), inputs=[data_path],
+                runtime=load_runtime(), inputs=[manifest(data_path)],
                 run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),
                 gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
 

@@ -6,7 +6,7 @@ import torch
 
 from reslab.core.cli import depth_variant, run_stage
 from reslab.core.config import MLPStudyConfig, load_runtime, load_section, variant_config
-from reslab.data.loader import load_prepared
+from reslab.data.loader import load_prepared, manifest
 from reslab.models.mlp import MLP
 from reslab.train.study import run_variant
 
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> None:
     torch.manual_seed(seed)
     model = MLP(depth, cfg.width, arch == "residual", data.image_shape, data.num_classes)
     run_variant("train_mlp", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
-                runtime=load_runtime(), inputs=[data_path],
+                runtime=load_runtime(), inputs=[manifest(data_path)],
                 run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),
                 gradflow_batches=cfg.gradflow_batches)
 

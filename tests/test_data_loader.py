@@ -5,7 +5,13 @@ import torch
 from reslab.core.config import AugmentConfig
 from reslab.core.errors import DataError
 from reslab.data.augment import build_augment, color_jitter, random_crop, random_flip
-from reslab.data.loader import BatchLoader, Split, balanced_indices, load_prepared
+from reslab.data.loader import (
+    BatchLoader,
+    Split,
+    balanced_indices,
+    load_prepared,
+    subset_indices,
+)
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.datasets.standin import make_imagefolder_zip
@@ -93,7 +99,7 @@ def test_augmentation_only_when_asked():
 
 def test_load_prepared_with_subset(tmp_path):
     z = make_imagefolder_zip(tmp_path / "t.zip", classes=3, n_train=10, mode="RGB")
-    prepare("t", read_imagefolder_zip(z), 6, 0, tmp_path)
+    prepare("t", read_imagefolder_zip(z), 6, 3, tmp_path)  # data seed 3
     data = load_prepared(tmp_path / "t.npz")
     assert len(data.train) == 24 and len(data.val) == 6 and len(data.test) == 12
     assert data.num_classes == 3 and data.image_shape == (8, 8, 3)
@@ -102,8 +108,10 @@ def test_load_prepared_with_subset(tmp_path):
     assert len(sub.train) == 10 and len(sub.val) == 6
     # drawn with the data seed kept in the file: every stage, whatever its run seed, and a
     # larger subset holds a smaller one
-    again, larger = load_prepared(tmp_path / "t.npz", 10), load_prepared(tmp_path / "t.npz", 15)
-    assert torch.equal(again.train.x, sub.train.x) and sub.seed == 0
+    larger = load_prepared(tmp_path / "t.npz", 15)
+    assert sub.seed == 3
+    assert torch.equal(sub.train.x, data.train.x[subset_indices(24, 10, 3)])
+    assert not torch.equal(sub.train.x, data.train.x[subset_indices(24, 10, 0)])
     rows = {x.numpy().tobytes() for x in larger.train.x}
     assert all(x.numpy().tobytes() in rows for x in sub.train.x)
     # the subset is drawn from the training split only: never a validation image

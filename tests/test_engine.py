@@ -136,20 +136,36 @@ class CrashAfter:
 
 def test_resume_gives_identical_result(tmp_path):
     c = cfg(epochs=5, scheduler="plateau", plateau_patience=0, early_stop_patience=3)
+    def weight_norm(model):  # an `epoch_end` value, as the gradient-flow rows are
+        return float(sum(p.detach().norm() for p in model.parameters()))
+
     ref_model = tiny_model()
-    ref = fit(ref_model, *make_loaders(), c)
+    ref = fit(ref_model, *make_loaders(), c, epoch_end=weight_norm)
 
     state = tmp_path / "state.pt"
     with pytest.raises(Crash):
         fit(tiny_model(), *make_loaders(), c, state_path=state, fingerprint="run",
-            tracker=CrashAfter(2))
+            tracker=CrashAfter(2), epoch_end=weight_norm)
     assert state.exists()
     model = tiny_model(seed=123)  # a fresh process would rebuild the model from scratch
-    resumed = fit(model, *make_loaders(), c, state_path=state, fingerprint="run")
+    resumed = fit(model, *make_loaders(), c, state_path=state, fingerprint="run",
+                  epoch_end=weight_norm)
     assert resumed.history == ref.history  # every value of every epoch, lr included
+    assert resumed.extras == ref.extras and len(ref.extras) == len(ref.history)
     assert resumed.selected_epoch == ref.selected_epoch
     for k, v in ref_model.state_dict().items():
         assert torch.equal(v, model.state_dict()[k])
+
+
+def test_unreadable_state_starts_afresh(tmp_path, capsys):
+    """A training state cut short (a full disk, say) is reported in one line and ignored."""
+    c = cfg(epochs=3)
+    state = tmp_path / "state.pt"
+    state.write_bytes(b"not a checkpoint")
+    fresh = fit(tiny_model(), *make_loaders(), c)
+    result = fit(tiny_model(), *make_loaders(), c, state_path=state, fingerprint="run")
+    assert result.history == fresh.history
+    assert "starting afresh, the saved training state is unusable" in capsys.readouterr().out
 
 
 def test_resume_ignores_state_of_another_run(tmp_path):

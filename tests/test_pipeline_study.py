@@ -210,7 +210,7 @@ def test_one_readable_row_per_experiment(study):
     names = [row.split(",")[0] for row in rows]  # workspace, baseline, two experiments
     assert len(rows) == 4 and set(names[2:]) == {"svm-c", "svm-iter"}, rows
     svm = json.loads((study.path / "metrics/svm_baseline.json").read_text())["test_acc"]
-    assert str(svm) in rows[names.index("svm-iter")].split(",")[2:]
+    assert rows[names.index("svm-iter")].split(",")[columns.index("summary.svm")] == str(svm)
     diff = study.dvc("metrics", "diff", "--all", "--targets", "metrics/summary.json", "--",
                      "HEAD", "svm-c").stdout.strip().splitlines()
     assert len(diff) == 1 + len(summary) and any("summary.svm " in line for line in diff)

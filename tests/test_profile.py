@@ -3,6 +3,7 @@ import yaml
 
 from conftest import ROOT, deep_update
 from reslab.core import config
+from reslab.core.params import read_params
 from reslab.profile import command, environment, flatten
 
 SECTIONS = {"runtime": config.RuntimeConfig, "data": config.DataConfig,
@@ -22,9 +23,9 @@ def test_flatten_quotes_every_value_as_json():
 @pytest.mark.parametrize("profile", sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml")))
 def test_profile_names_only_valid_params(profile, tmp_path):
     """Applied to params.yaml, a profile still passes every section's validation."""
-    overrides = yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text())
+    overrides = read_params(ROOT / "profiles" / f"{profile}.yaml")
     assert set(overrides) <= set(SECTIONS)
-    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
+    params = deep_update(read_params(ROOT / "params.yaml"), overrides)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for section, cls in SECTIONS.items():
         config.load_section(section, cls, tmp_path / "params.yaml")
@@ -40,6 +41,18 @@ def test_command_is_a_named_temporary_experiment(monkeypatch):
     assert command("quick", [])[cmd.index("--name") + 1].startswith("quick-")
     with pytest.raises(SystemExit, match="no such profile"):
         command("nope", [])
+
+
+def test_profile_read_as_params_yaml_is(tmp_path, monkeypatch):
+    """`1e-4` is a number in params.yaml (its reader follows YAML 1.2), so it is in a profile
+    too: PyYAML's own loader would pass it to DVC as the string "1e-4"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "p.yaml").write_text("train_cnn:\n  train:\n    lr: 1e-4\n")
+    assert "train_cnn.train.lr=0.0001" in command("p", [], exp_name="x")
+    (tmp_path / "profiles" / "bad.yaml").write_text("- a list\n")
+    with pytest.raises(SystemExit, match="bad.yaml: expected a mapping"):
+        command("bad", [])
 
 
 def test_relative_paths_made_absolute_for_other_folders(tmp_path, monkeypatch):

@@ -1,10 +1,12 @@
 """Statistics over seeds (checked by hand), and the rule for comparing with the lab's numbers."""
 
+import dataclasses
 import math
 
 import pytest
 
 from conftest import ROOT, load_script
+from reslab.core import config
 from reslab.report import lab
 from reslab.report.collect import accuracy_statistics
 from reslab.report.results import study_section, transfer_section
@@ -67,10 +69,6 @@ def test_lab_comparison_only_at_lab_scale_on_the_real_dataset():
     assert lab.comparable("transfer", real, 0, 30) is None
 
 
-def stats_for(mean):
-    return {"10": {"plain": describe([mean]), "residual": describe([mean + 5])}}
-
-
 def test_no_difference_column_away_from_the_lab_scale():
     metrics = {10: {"plain": {0: {"val_acc_at_min_loss": 80.0, "test_acc": 80.0}},
                     "residual": {0: {"val_acc_at_min_loss": 85.0, "test_acc": 85.0}}}}
@@ -93,3 +91,13 @@ def test_best_of_a_rung_is_chosen_on_validation_not_test():
     runs = [{"val_acc_at_min_loss": 90.8, "test_acc": 87.7},   # best on val
             {"val_acc_at_min_loss": 90.4, "test_acc": 89.2}]   # best on test
     assert best_by_val(runs) == 87.7
+
+
+def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
+    same_scale = load_script(ROOT / "stages" / "report.py").same_scale
+    imp, cnn = config.ImproveConfig(), config.CNNStudyConfig()
+    imp = dataclasses.replace(imp, dataset=cnn.dataset, train_subset=cnn.train_subset,
+                              width=cnn.width)
+    assert same_scale(imp, dataclasses.replace(cnn, train=imp.train))
+    longer = dataclasses.replace(imp.train, epochs=imp.train.epochs + 10)
+    assert not same_scale(dataclasses.replace(imp, train=longer), cnn)

@@ -178,6 +178,7 @@ def test_svm_stage_on_generated_features(tmp_path):
     assert set(metrics) >= {"test_acc", "val_acc", "C"}
 
 
+@pytest.mark.slow  # the shipped recipe: 4 optimizers x 40 epochs
 def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     """Both are linear classifiers on the same features: with the shipped probe recipe the best
     probe is within a point of the SVM (it trailed by 13 on a real target, unstandardised)."""

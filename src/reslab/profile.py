@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
+from reslab.core.errors import ConfigError
+from reslab.core.params import read_params
 from reslab.datasets.sources import MIRROR_ENV
 
 PROFILES = Path("profiles")
@@ -50,7 +50,10 @@ def command(name: str, extra: list[str], *, workspace: bool = False,
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml"))) or "none"
         raise SystemExit(f"error: {path}: no such profile (known: {known})")
-    overrides = yaml.safe_load(path.read_text()) or {}
+    try:
+        overrides = read_params(path)  # params.yaml's reader: `1e-4` is a number, as there
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
     sets = [arg for item in flatten(overrides) for arg in ("-S", item)]
     where = [] if workspace else ["--temp"]
     exp_name = exp_name or f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1:] if "--" in argv else []  # for `dvc exp run`
-    args = parser.parse_args(argv[:len(argv) - len(extra) - bool(extra or "--" in argv)])
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     cmd = command(args.profile, extra, workspace=args.workspace, exp_name=args.name)
     exp_name = cmd[cmd.index("--name") + 1]
     print(shlex.join(cmd), flush=True)

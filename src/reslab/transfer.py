@@ -72,10 +72,10 @@ STD_FLOOR = 0.1  # of the median feature std: a near-dead channel is not blown u
 
 def feature_data(features: dict[str, np.ndarray], classes: list[str]) -> Prepared:
     """Features as a `Prepared` whose mean and std are the train split's, so the engine trains
-    the probe on standardised features, as the SVM baseline's StandardScaler does. A std below
-    a tenth of the median counts as that: standardising a near-dead channel (std 1e-4 beside a
-    median of 0.06) would scale it up 100x, and fine-tuning from the probe then diverges as the
-    unfrozen blocks move it."""
+    the probe on standardised features, as the SVM baseline's StandardScaler does, with one
+    difference: a std below a tenth of the median counts as that. Standardising a near-dead
+    channel (std 1e-4 beside a median of 0.06) would scale it up 100x, and fine-tuning from the
+    probe then diverges as the unfrozen blocks move it."""
     def split(name: str) -> Split:
         return Split(torch.from_numpy(features[f"{name}_x"]),
                      torch.from_numpy(features[f"{name}_y"]).long())

@@ -53,6 +53,12 @@ def subset_indices(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:size])
 
 
+def manifest(path: str | Path) -> Path:
+    """The manifest `prepare_data` writes beside a prepared `.npz`: its `sha256` names the
+    npz's content, so a run fingerprints this small file instead of hashing the large one."""
+    return Path(path).with_suffix(".json")
+
+
 def load_prepared(path: str | Path, train_subset: int = 0) -> Prepared:
     """Read a prepared `.npz`; `train_subset` > 0 keeps a random subset of the train split,
     drawn with the data seed, so every stage and every run seed gets the same images."""

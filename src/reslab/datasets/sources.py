@@ -79,8 +79,8 @@ def sync_source(name: str, source: Source, out: Path) -> str:
 
     A mirror zip that changed (size or time) is checked (a readable ImageFolder archive) and
     copied; a torchvision root's dataset folder is copied likewise; otherwise torchvision
-    downloads into `out` (it skips files that are present and verified). Returns what was done,
-    for the stage's log line.
+    downloads into `out` once (present files are kept; prepare_data decodes and verifies them).
+    Anything else in `out` is removed. Returns what was done, for the stage's log line.
     """
     out.mkdir(parents=True, exist_ok=True)
     if source.kind == "mirror":
@@ -95,11 +95,11 @@ def sync_source(name: str, source: Source, out: Path) -> str:
             if _copy_if_changed(src, out / rel) == "copied":
                 done = "copied"
     else:
-        (out / f"{name}.zip").unlink(missing_ok=True)
-        if _has_torchvision_files(name, out):  # a download lands only once complete
-            return "unchanged"
-        _download(name, out)
-        return "downloaded"
+        keep = {_dataset_folder(name)}  # not the archive torchvision downloaded it as
+        done = "unchanged"
+        if not _has_torchvision_files(name, out):  # a download lands only once complete
+            _download(name, out)
+            done = "downloaded"
     for stale in set(p.name for p in out.iterdir()) - keep:
         path = out / stale
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -133,7 +133,7 @@ def read_source_dir(name: str, folder: Path) -> tuple[RawDataset, str, str | Non
     raw = _load_torchvision(name, folder, download=False) if _torchvision_class(name) else None
     if raw is None:
         raise DataError(f"{folder}: no {name}.zip and no torchvision files "
-                        "(run `dvc repro download_data`)")
+                        "(run `dvc repro sources/dvc.yaml:download_data`)")
     return raw, "torchvision", None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 
 from reslab.report import lab
+from reslab.report.figures import LADDER
 
 
 def table(header: list[str], rows: list[list]) -> str:
@@ -43,7 +44,8 @@ def spread(s: dict) -> str:
 
 def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note: str,
                   why_not: str | None, figures: list[str]) -> str:
-    """`metrics`: depth -> arch -> seed -> metrics; `stats`: `collect.accuracy_statistics`."""
+    """`metrics`: depth -> arch -> seed -> metrics; `stats`: `metrics/analyze/<study>.json`
+    (`collect.accuracy_statistics`, written by analyze_<study>)."""
     rows, gaps = [], []
     for depth in sorted(metrics):
         s = stats[str(depth)]
@@ -90,8 +92,7 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     ok = why_not is None
     rows = [["SVM on features", "—", pct(svm["test_acc"]), pct(svm["val_acc"]), "—",
              *versus(svm["test_acc"], lab.SVM, ok)]]
-    for rung, label in (("linear_probe", "LP"), ("finetune_ft0", "FT0"), ("finetune_ft1", "FT1"),
-                        ("finetune_ft2", "FT2")):
+    for rung, label in LADDER.items():
         ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
         for opt, rungs in ladders.items():
             m = rungs[rung]

@@ -108,7 +108,8 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
               progress: bool = True) -> dict[str, float]:
     """One pass over `loader`: trains when given an optimizer (bf16 autocast if asked,
     stepping `step_scheduler` after every batch), else evaluates in fp32. Returns mean loss and
-    accuracy (percent) over all samples of all ranks. Nothing in the loop waits for the device."""
+    accuracy (percent) over all samples of all ranks. Nothing in the loop waits for the device
+    (but `on_step`, when given: the duration check synchronises once)."""
     training = optimizer is not None
     model.train(training)
     device = loader.device
@@ -136,10 +137,11 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
     return {"loss": loss_sum / count, "acc": 100.0 * correct / count}
 
 
-def evaluate(model: nn.Module, loader: BatchLoader) -> dict[str, float]:
-    """Loss and accuracy in fp32 (whatever precision the model trained in)."""
+def evaluate(model: nn.Module, loader: BatchLoader, progress: bool = True) -> dict[str, float]:
+    """Loss and accuracy in fp32 (whatever precision the model trained in), with rank 0's
+    BatchNorm statistics on every rank."""
     distributed.broadcast_buffers(model)
-    return run_epoch(model, loader, nn.CrossEntropyLoss())
+    return run_epoch(model, loader, nn.CrossEntropyLoss(), progress=progress)
 
 
 def duration_check(desc: str, epochs: int, steps_per_epoch: int, device: torch.device):
@@ -191,7 +193,6 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     per_step = scheduler if cfg.scheduler == "cosine" else None
     stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    eval_loss = nn.CrossEntropyLoss()
     history: list[dict] = []
     extras: list = []
     seconds, epoch_seconds = 0.0, []
@@ -225,8 +226,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                        on_step=on_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
         epoch_seconds.append(time.perf_counter() - start)
         seconds += epoch_seconds[-1]
-        distributed.broadcast_buffers(model)
-        va = run_epoch(model, val, eval_loss, progress=progress)
+        va = evaluate(model, val, progress=progress)
         lr = optimizer.param_groups[0]["lr"]
         if cfg.scheduler == "plateau":
             scheduler.step(va["loss"])
@@ -234,7 +234,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "lr": lr}
         history.append(row)
-        loader_states = distributed.gather(train.state_dict())
+        loader_states = distributed.gather(train.state_dict()) if state_path else None
         if epoch_end is not None:  # on every rank: SyncBatchNorm in it waits for all of them
             extras.append(epoch_end(model))
         if not distributed.is_main():
