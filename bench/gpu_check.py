@@ -40,6 +40,7 @@ from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
+from reslab.train import precision
 from reslab.train.engine import evaluate, fit
 from reslab.train.study import loaders
 
@@ -63,11 +64,11 @@ def lab_throughput(data: Prepared, device, width: int, steps: int, workers: int)
 
 
 def our_throughput(data: Prepared, device, width: int, steps: int, batch: int) -> float:
-    """The engine's own epoch loop (`run_epoch`) over `steps` batches, bf16, channels_last."""
+    """The engine's own epoch loop (`run_epoch`) over `steps` batches, bf16 and channels_last
+    as `auto` chooses them on this device."""
     torch.manual_seed(0)
     aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
-    run = ours(CNN(20, width, True).to(device), data, batch, aug, bf16=True, channels_last=True,
-               device=device)
+    run = ours(CNN(20, width, True).to(device), data, batch, aug, device=device)
     run(WARMUP_STEPS)
     return run(steps)
 
@@ -77,10 +78,9 @@ def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     model = CNN(cfg.depth, cfg.width, True, data.num_classes).to(device)
-    if cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    train, val, test = loaders(data, cfg.train, device, cfg.seed, build_augment(cfg.augment))
-    result = fit(model, train, val, cfg.train, desc="improve_cnn", progress=False)
+    recipe, _ = precision.prepare(model, cfg.train, device, "improve_cnn")
+    train, val, test = loaders(data, recipe, device, cfg.seed, build_augment(cfg.augment))
+    result = fit(model, train, val, recipe, desc="improve_cnn", progress=False)
     test_metrics = evaluate(model, test)
     return {"test_acc": round(test_metrics["acc"], 2), "epochs": result.epochs_run,
             "train_images": len(data.train), "width": cfg.width,
@@ -96,8 +96,9 @@ def mlp_study(data: Prepared, device, cfg: MLPStudyConfig) -> dict:
             torch.manual_seed(0)
             model = MLP(depth, cfg.width, arch == "residual", data.image_shape,
                         data.num_classes).to(device)
-            train, val, test = loaders(data, cfg.train, device, 0)
-            fit(model, train, val, cfg.train, desc=f"mlp {depth}-{arch}", progress=False)
+            recipe, _ = precision.prepare(model, cfg.train, device, verbose=False)
+            train, val, test = loaders(data, recipe, device, 0)
+            fit(model, train, val, recipe, desc=f"mlp {depth}-{arch}", progress=False)
             accs[f"{depth}-{arch}"] = round(evaluate(model, test)["acc"], 2)
     return {"wall_s": round(time.perf_counter() - start, 1), "test_acc": accs,
             "epochs": cfg.train.epochs, "train_images": len(data.train)}
@@ -119,7 +120,7 @@ def tiny_inputs(tmp: Path):
     zip_path = make_imagefolder_zip(tmp / "cifar10.zip", classes=10, n_train=30, n_test=10,
                                     size=32, mode="RGB")
     imp = load_section("improve_cnn", ImproveConfig, PARAMS)
-    imp = dataclasses.replace(imp, depth=9, width=4, train=dataclasses.replace(
+    imp = dataclasses.replace(imp, depth=9, width=8, train=dataclasses.replace(
         imp.train, epochs=1, batch_size=32))
     mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
     mlp = dataclasses.replace(mlp, depths=[2, 4], width=8,

@@ -2,17 +2,21 @@
 
 Lab-style = torchvision dataset of PIL images + per-sample transforms + DataLoader, fp32, NCHW
 (what the original notebook did). Ours = uint8 tensors on the device, batched augmentation,
-plus bf16 autocast and channels_last for the CNN (the `train_cnn` defaults). A third column
+and for the CNN bf16 autocast and channels_last as `auto` chooses them on this CPU (the
+`train_cnn` defaults; `--bf16` / `--channels-last` force them). A third column
 times the lab's model step alone (fp32, NCHW, one batch kept in memory, no input pipeline):
 the part of the lab's step that data handling cannot speed up.
 
 The pipelines take turns, `--rounds` times, so that a slow spell of a shared machine hits them
 alike; each ratio is ours / lab-style within one round, and the table shows their median. For
 the CNN it also prints the FLOP rate our step achieves (FLOPs counted by torch's
-FlopCounterMode) against this machine's bf16 matrix-product peak, measured in the same run.
+FlopCounterMode) against this machine's matrix-product peak in the precision it ran (bf16 or
+fp32), measured in the same run.
 
     python bench/throughput.py                 # both models, prints a table and the ratios
     python bench/throughput.py --model cnn --rounds 5
+    python bench/throughput.py --model cnn --bf16 false --channels-last false   # fp32 NCHW
+    python bench/throughput.py --model cnn --cnn-width 16 --eval-batches 128,1000
 
 Needs `data/prepared/{mnist,cifar10}.npz` (`dvc repro prepare_data@mnist prepare_data@cifar10`).
 """
@@ -34,18 +38,22 @@ from reslab.data.augment import build_augment
 from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
-from reslab.train.engine import make_optimizer, run_epoch
+from reslab.train import precision
+from reslab.train.engine import evaluate, make_optimizer, run_epoch
 
 WARMUP_STEPS = 3
 
 
-def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16: bool,
-         channels_last: bool, device: torch.device = CPU):
+def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16="auto",
+         channels_last="auto", device: torch.device = CPU, chosen: list | None = None):
     """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split,
-    the images kept on `device` (where `model` already is)."""
-    cfg = TrainConfig(lr=1e-3, bf16=bf16, channels_last=channels_last)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    the images kept on `device` (where `model` already is); bf16 and channels_last as a recipe
+    says them (`auto`: the stages' default), the choice appended to `chosen`."""
+    cfg, choice = precision.prepare(model, TrainConfig(lr=1e-3, bf16=bf16,
+                                                       channels_last=channels_last), device)
+    bf16, channels_last = cfg.bf16, cfg.channels_last
+    if chosen is not None:
+        chosen.append(choice)
     opt = make_optimizer(model.parameters(), cfg)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -92,9 +100,9 @@ def step_flops(model: nn.Module, batch: int, image: tuple[int, ...]) -> int:
     return counter.get_total_flops()
 
 
-def peak_bf16_flops(n: int = 2048, repeats: int = 10) -> float:
-    """This machine's bf16 matrix-product rate (FLOP/s): the ceiling a bf16 step could reach."""
-    a, b = (torch.randn(n, n).bfloat16() for _ in range(2))
+def peak_flops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    """This machine's matrix-product rate (FLOP/s) in `dtype`: the ceiling of a step in it."""
+    a, b = (torch.randn(n, n).to(dtype) for _ in range(2))
     for _ in range(3):
         a @ b
     start = time.perf_counter()
@@ -103,14 +111,31 @@ def peak_bf16_flops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
-def utilisation(model: nn.Module, img_per_s: float, batch: int = 64) -> str:
+def utilisation(model: nn.Module, img_per_s: float, bf16: bool, batch: int = 64) -> str:
     flops = step_flops(model, batch, (3, 32, 32))
     achieved = flops / batch * img_per_s
-    peak = peak_bf16_flops()
+    dtype = "bf16" if bf16 else "fp32"
+    peak = peak_flops(torch.bfloat16 if bf16 else torch.float32)
     return (f"CNN training step: {flops / batch / 1e9:.3f} GFLOP per image (FlopCounterMode); "
             f"reslab at {img_per_s:,.0f} img/s = {achieved / 1e9:,.0f} GFLOP/s; this machine's "
-            f"bf16 matrix-product peak {peak / 1e9:,.0f} GFLOP/s (2048^3, same run); "
+            f"{dtype} matrix-product peak {peak / 1e9:,.0f} GFLOP/s (2048^3, same run); "
             f"utilisation {100 * achieved / peak:.0f}%")
+
+
+def eval_speed(model: nn.Module, data: Prepared, batch_sizes: list[int], n: int = 2000) -> str:
+    """Images/s of the engine's fp32 `evaluate` over `n` test images, per batch size, in the
+    memory format `auto` chooses: on a CPU the largest batches overflow the caches."""
+    _, choice = precision.prepare(model, TrainConfig(bf16=False, channels_last="auto"), CPU)
+    part = Split(data.test.x[:n], data.test.y[:n])
+    speeds = []
+    for bs in batch_sizes:
+        loader = BatchLoader(part, bs, data.mean, data.std, channels_last=choice.channels_last)
+        evaluate(model, loader, progress=False)  # warm-up
+        start = time.perf_counter()
+        evaluate(model, loader, progress=False)
+        speeds.append(f"{bs}: {n / (time.perf_counter() - start):,.0f}")
+    return (f"fp32 evaluation, {'channels_last' if choice.channels_last else 'NCHW'}, "
+            f"img/s by batch size: " + ", ".join(speeds))
 
 
 def main() -> None:
@@ -123,7 +148,15 @@ def main() -> None:
     parser.add_argument("--mlp-depth", type=int, default=10)
     parser.add_argument("--cnn-depth", type=int, default=20)
     parser.add_argument("--cnn-width", type=int, default=32)
+    toggle = {"auto": "auto", "true": True, "false": False}
+    parser.add_argument("--bf16", choices=toggle, default="auto", help="ours, CNN (params: auto)")
+    parser.add_argument("--channels-last", choices=toggle, default="auto",
+                        help="ours, CNN (params: auto)")
+    parser.add_argument("--eval-batches", type=lambda v: [int(b) for b in v.split(",")],
+                        help="also time fp32 evaluation of the CNN at these batch sizes, "
+                             "e.g. 128,1000")
     args = parser.parse_args()
+    print(precision.describe_cpu(), flush=True)
     torch.manual_seed(0)
     rows, notes = [], []
     if args.model in ("mlp", "both"):
@@ -143,14 +176,20 @@ def main() -> None:
                          cifar_transforms(mean, std, augment=True))
         aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
         cnn = lambda: CNN(args.cnn_depth, args.cnn_width, True)  # noqa: E731
+        chosen = []
         speeds = take_turns({
             "lab": lab_style(cnn(), ds, 64),
             "lab_step": lab_style(cnn(), ds, 64, step_only=True),
-            "ours": ours(cnn(), data, 64, aug, True, True),
+            "ours": ours(cnn(), data, 64, aug, toggle[args.bf16], toggle[args.channels_last],
+                         chosen=chosen),
         }, args.steps, args.rounds)
+        (choice,) = chosen
         rows.append(row(f"residual CNN depth {args.cnn_depth} width {args.cnn_width}, batch 64, "
-                        "crop+flip", speeds))
-        notes.append(utilisation(cnn(), statistics.median(speeds["ours"])))
+                        f"crop+flip; ours {'bf16' if choice.bf16 else 'fp32'} "
+                        f"{'channels_last' if choice.channels_last else 'NCHW'}", speeds))
+        notes.append(utilisation(cnn(), statistics.median(speeds["ours"]), choice.bf16))
+        if args.eval_batches:
+            notes.append(eval_speed(cnn(), data, args.eval_batches))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.rounds} rounds, median img/s")
     print("| model | lab-style | lab model step alone | reslab | ratio, median (range) |\n"

@@ -35,6 +35,7 @@ from reslab.core.config import ImproveConfig, load_section
 from reslab.data.augment import build_augment
 from reslab.data.loader import load_prepared
 from reslab.models.cnn import CNN
+from reslab.train import precision
 from reslab.train.engine import fit
 from reslab.train.study import loaders
 
@@ -77,13 +78,14 @@ def main() -> None:
                                  lr=args.lr)
     augment = build_augment(dataclasses.replace(cfg.augment, crop_padding=args.crop_padding))
     print(f"ours: improve_cnn's recipe ({recipe.optimizer}, lr {recipe.lr:g}, batch "
-          f"{recipe.batch_size}, {recipe.scheduler}, label smoothing {recipe.label_smoothing}, "
-          f"bf16 {recipe.bf16}), crop padding {args.crop_padding}, {args.our_epochs} epochs",
+          f"{recipe.batch_size}, {recipe.scheduler}, label smoothing {recipe.label_smoothing}), "
+          f"crop padding {args.crop_padding}, {args.our_epochs} epochs",
           flush=True)
     torch.manual_seed(cfg.seed)
     model = CNN(args.depth, args.width, True, data.num_classes)
-    if recipe.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    recipe, chosen = precision.prepare(model, recipe, torch.device("cpu"), "ours")
+    print(f"ours runs bf16 {chosen.bf16}, channels_last {chosen.channels_last} "
+          f"({precision.describe_cpu()})", flush=True)
     train, val, _ = loaders(data, recipe, torch.device("cpu"), cfg.seed, augment)
     result = fit(model, train, val, recipe, desc="ours", progress=False)
     cumulative = torch.tensor(result.epoch_seconds).cumsum(0).tolist()

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -76,6 +77,26 @@ TINY_PARAMS = {
 }
 
 
+COMMAND_LIMIT = 280  # seconds: under the per-test limit (pyproject.toml), so that a hung
+# command fails its own test and the rest of the suite still runs
+
+
+def run_bounded(args: list[str], timeout: float = COMMAND_LIMIT,
+                **kw) -> subprocess.CompletedProcess:
+    """Run a command in a session of its own; past `timeout`, kill it and everything it started
+    (a stage stuck in a kernel ignores SIGTERM) and fail with the end of its output."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{' '.join(map(str, args))}: still running after {timeout} s, "
+                             f"killed:\n{out[-2000:]}\n{err[-2000:]}") from None
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def load_script(path: Path):
     """A stage or bench script as a module (its `main` not run), as the tests call them."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -110,7 +131,7 @@ class DvcRepo(Params):
         self.path, self.env = path, env
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True)
+        proc = run_bounded(list(args), cwd=self.path, env=self.env)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n"
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -177,15 +198,16 @@ class Workspace(Params):
         for key in ("RESLAB_DATA_MIRROR", "RESLAB_TORCHVISION_ROOT"):
             self.env.pop(key, None)
 
+    @staticmethod
+    def command(*argv: str) -> list[str]:
+        return [sys.executable, str(ROOT / "stages" / f"{argv[0]}.py"), *argv[1:]]
+
     def stage(self, *argv: str, env: dict | None = None, **kw) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, str(ROOT / "stages" / f"{argv[0]}.py"), *argv[1:]],
-                                cwd=self.path, env={**self.env, **(env or {})},
+        return subprocess.Popen(self.command(*argv), cwd=self.path, env={**self.env, **(env or {})},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
     def run(self, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        proc = self.stage(*argv, env=env)
-        out, err = proc.communicate(timeout=600)
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return run_bounded(self.command(*argv), cwd=self.path, env={**self.env, **(env or {})})
 
     def snapshot(self) -> dict[str, bytes]:
         return {str(p.relative_to(self.path)): p.read_bytes() for p in sorted(self.path.rglob("*"))
@@ -196,7 +218,7 @@ WORKSPACE_PARAMS = deep_update(
     copy.deepcopy(TINY_PARAMS),
     {"runtime": {"wandb": False},
      "train_mlp": {"width": 16, "train": {"batch_size": 8}},
-     "train_cnn": {"depths": [9], "width": 4, "train": {"epochs": 1}}},
+     "train_cnn": {"depths": [9], "width": 8, "train": {"epochs": 1}}},
 )
 
 
@@ -221,7 +243,7 @@ def workspace_template(tmp_path_factory) -> Path:
         z = make_imagefolder_zip(root / "zips" / f"{name}.zip", n_test=3, **spec)
         prepare(name, read_imagefolder_zip(z), 20, 0, root / "data/prepared")
     torch.manual_seed(0)
-    backbone = CNN(9, 4, True, num_classes=10)
+    backbone = CNN(9, 8, True, num_classes=10)
     save_model(root / "models/improve_cnn.pt", backbone, backbone.spec)
     save_model(root / "models/linear_probe/adam.pt", backbone, backbone.spec)  # 10 != 3 classes
     return root

@@ -42,6 +42,21 @@ def test_ours_trains_on_every_image_it_counts_even_past_the_end_of_the_split():
     assert seen == [4] * 5  # 20 images from a 7-image split: it wraps round, none are invented
 
 
+def test_ours_runs_what_auto_chooses_and_says_so():
+    from reslab.models.cnn import CNN
+    from reslab.train import precision
+
+    images = Split(torch.randint(0, 256, (8, 32, 32, 3), dtype=torch.uint8), torch.arange(8) % 2)
+    data = Prepared(images, images, images, ["a", "b"], torch.zeros(3), torch.ones(3))
+    chosen = []
+    model = CNN(9, 8, True, num_classes=2)
+    assert throughput.ours(model, data, 4, None, chosen=chosen)(2) > 0
+    assert chosen == [precision.choose("auto", "auto", CNN(9, 8, True), torch.device("cpu"))]
+    line = throughput.eval_speed(CNN(9, 8, True, num_classes=2), data, [2, 4], n=8)
+    assert re.fullmatch(r"fp32 evaluation, (channels_last|NCHW), img/s by batch size: "
+                        r"2: [\d,]+, 4: [\d,]+", line), line
+
+
 def test_lab_style_goes_on_to_new_epochs_and_step_only_reuses_one_batch():
     data = tiny_data(7)
     ds = labstyle.lab_dataset(datasets.MNIST, data.train.x, data.train.y, transforms.ToTensor())
@@ -63,7 +78,7 @@ def test_time_to_accuracy_prints_its_table_and_ratio(workspace_template, tmp_pat
     tta = load_script(BENCH / "time_to_accuracy.py")
     monkeypatch.chdir(workspace_template)
     monkeypatch.setattr(sys, "argv", ["time_to_accuracy.py", "--train-subset", "40",
-                                      "--width", "4", "--epochs", "2", "--our-epochs", "1"])
+                                      "--width", "8", "--epochs", "2", "--our-epochs", "1"])
     tta.main()
     lines = capsys.readouterr().out.strip().splitlines()
     assert "| epoch | lab's way: val acc |" in "\n".join(lines)

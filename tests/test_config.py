@@ -63,7 +63,8 @@ def test_data_errors(tmp_path, text, message):
         ("scheduler: step", "train_mlp.train.scheduler: 'step' is not one of none, plateau"),
         ("epochs: 0", "train_mlp.train.epochs: 0 is out of range"),
         ("momentum: 1.0", "train_mlp.train.momentum: 1.0 is out of range (must be < 1)"),
-        ("bf16: 'yes'", "train_mlp.train.bf16: expected bool, got 'yes'"),
+        ("bf16: 'yes'", "train_mlp.train.bf16: expected true, false or auto, got 'yes'"),
+        ("channels_last: 1", "train_mlp.train.channels_last: expected true, false or auto"),
         ("seeds: 3", "train_mlp.train.seeds: unknown key"),
     ],
 )

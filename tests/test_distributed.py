@@ -78,6 +78,7 @@ def test_two_processes_match_one_and_only_rank_0_writes(ddp_workspace, tmp_path)
     for key in ("test_acc", "val_acc_at_min_loss", "max_val_acc"):
         assert abs(ddp[key] - single[key]) <= 0.5, (key, ddp[key], single[key])
     assert ddp["test_loss"] == pytest.approx(single["test_loss"], rel=1e-3)
+    assert (single["run"]["world_size"], ddp["run"]["world_size"]) == (1, 2)
     logged = writes(tmp_path)
     written = {Path(p).as_posix() for _, p in logged}
     assert {"metrics/train_mlp/2-residual-0.json", "models/train_mlp/2-residual-0.pt",

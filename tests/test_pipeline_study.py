@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 STUDY_PARAMS = {
     "train_mlp": {"seeds": [0, 1]},
-    "train_cnn": {"depths": [9, 11], "width": 4, "gradflow_batches": 1,
+    "train_cnn": {"depths": [9, 11], "width": 8, "gradflow_batches": 1,
                   "train": {"epochs": 1, "batch_size": 32, "eval_batch_size": 256}},
     # enough steps that the backbone's BatchNorm statistics settle (a rung that unfreezes a
     # block switches its BatchNorm to batch statistics; far-off running ones blow up FT0)

@@ -36,7 +36,7 @@ def test_two_queued_experiments_run_in_parallel(dvc_repo):
 
 def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_repo, tmp_path):
     a = dvc_repo
-    a.set_params({"improve_cnn": {"depth": 9, "width": 4, "gradflow_batches": 1,
+    a.set_params({"improve_cnn": {"depth": 9, "width": 8, "gradflow_batches": 1,
                                   "train": {"epochs": 1, "batch_size": 32}}})
     origin, storage = tmp_path / "origin.git", tmp_path / "storage"
     a.run("git", "init", "-q", "--bare", "-b", "main", str(origin))

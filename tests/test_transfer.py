@@ -32,7 +32,7 @@ from reslab.transfer import (
 
 def backbone(seed=0, classes=10):
     torch.manual_seed(seed)
-    return CNN(11, 4, True, num_classes=classes)
+    return CNN(11, 8, True, num_classes=classes)
 
 
 def images(n=64, classes=5, seed=0):
@@ -188,7 +188,7 @@ def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     params["runtime"] = {"wandb": False, "progress": False}
     params["transfer"]["dataset"] = "blobs"
     torch.manual_seed(0)
-    cnn = CNN(9, 4, True, num_classes=10)  # 32-d features, as the blobs
+    cnn = CNN(9, 4, True, num_classes=10)  # 32-d features, as the blobs (its convs never train)
     checkpoint.save_model(tmp_path / "models/improve_cnn.pt", cnn, cnn.spec)
     run_in(tmp_path, "svm_baseline", [], params)
     svm = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())["test_acc"]
@@ -211,8 +211,8 @@ def ladder_workspace(tmp_path):
     tiny = {"lr": 1e-30, "weight_decay": 0.0}
     params = {"runtime": {"wandb": False, "progress": False}, "transfer": {
         "dataset": "tiny", "optimizers": ["adam", "sgd"], "feature_batch_size": 16,
-        "probe": {"optim": {"sgd": tiny}, "train": loop},
-        "finetune": {"optim": {"sgd": tiny}, "train": loop},
+        "probe": {"optim": {"sgd": tiny}, "train": {**loop, "channels_last": "auto"}},
+        "finetune": {"optim": {"sgd": tiny}, "train": {**loop, "channels_last": "auto"}},
         "ft2_aug": {"train": {**loop, "optimizer": "sgd", **tiny}},
         "full": {"train": {**loop, "optimizer": "sgd", **tiny}}}}
     return tmp_path, params
@@ -257,6 +257,10 @@ def test_each_rung_starts_from_the_one_before_of_the_configured_optimizer(ladder
         assert not same_parameters(result, load_cnn(path / f"models/{start}/adam.pt")), rung
     full = json.loads((path / "metrics/finetune_full.json").read_text())
     assert full["trainable_fraction"] == 1.0
+    # `auto`: the probe's head sees flat features (no memory format), a rung sees images
+    ran = {stage: json.loads((path / f"metrics/{stage}/sgd.json").read_text())["run"]
+           for stage in ("linear_probe", "finetune_ft0")}
+    assert ran["linear_probe"]["channels_last"] == 0 and ran["finetune_ft0"]["channels_last"] == 1
 
 
 def test_svm_probe_and_rungs_train_on_one_subset(ladder_workspace):

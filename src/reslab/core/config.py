@@ -20,6 +20,7 @@ CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks //
 Optimizer = Literal["adam", "adamw", "sgd", "sgd_momentum"]
 Scheduler = Literal["none", "plateau", "cosine"]
 Arch = Literal["plain", "residual"]
+Auto = bool | Literal["auto"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class LoopConfig:
     early_stop_min_delta: float = param(0.0, ge=0)
     warmup_epochs: float = param(0.0, ge=0)  # linear warm-up before the cosine schedule
     label_smoothing: float = param(0.0, ge=0, lt=1)
-    bf16: bool = False  # autocast for training steps; evaluation always runs in fp32
-    channels_last: bool = False
+    # auto: what is fast and safe on the device found (reslab.train.precision); true/false force
+    bf16: Auto = False  # autocast for training steps; evaluation always runs in fp32
+    channels_last: Auto = False
     nproc_per_node: int = param(1, ge=1)  # > 1: data-parallel workers (torch.distributed.run)
     sync_batchnorm: bool = False  # DDP on CUDA: BatchNorm statistics over the global batch
 

@@ -46,12 +46,22 @@ def _check(key: str, value: Any, tp, meta: dict) -> Any:
         if value not in choices:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
         return value
-    if origin in (types.UnionType, typing.Union):
+    if origin in (types.UnionType, typing.Union):  # the first member that accepts the value
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _check(key, value, inner, meta)
+        members = [a for a in args if a is not type(None)]
+        for inner in members:
+            try:
+                return _check(key, value, inner, meta)
+            except ConfigError:
+                if len(members) == 1:
+                    raise
+        names = [n for a in members for n in (
+            ["true", "false"] if a is bool else map(str, typing.get_args(a))
+            if typing.get_origin(a) is Literal else [_type_name(a)])]
+        raise ConfigError(f"{key}: expected {', '.join(names[:-1])} or {names[-1]}, "
+                          f"got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list, got {value!r}")

@@ -2,8 +2,9 @@
 
 Reads top to bottom: build optimizer and scheduler, maybe resume, then per epoch train, validate,
 schedule, early-stop and checkpoint; finally restore the best weights. Training steps may run
-under bf16 autocast; validation and test always run in fp32. Under DDP the training steps go
-through the wrapped module, and `run_epoch` holds the one reduction point across ranks.
+under bf16 autocast (the recipe's `auto` resolved by `precision.prepare` first); validation and
+test always run in fp32. Under DDP the training steps go through the wrapped module, and
+`run_epoch` holds the one reduction point across ranks.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 from reslab.core.config import TrainConfig
 from reslab.core.errors import CheckpointError, ReslabError
 from reslab.data.loader import BatchLoader
-from reslab.train import checkpoint, distributed
+from reslab.train import checkpoint, distributed, precision
 
 SLOW_RUN_HOURS = 1.0  # a run estimated to train longer than this says where the quick profile is
 ESTIMATE_AFTER_STEPS = 20
@@ -193,6 +194,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     per_step = scheduler if cfg.scheduler == "cosine" else None
     stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    precision.require_resolved(cfg)
     history: list[dict] = []
     extras: list = []
     seconds, epoch_seconds = 0.0, []

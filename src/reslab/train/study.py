@@ -28,7 +28,7 @@ from reslab.core.errors import ConfigError
 from reslab.core.track import Tracker, write_metrics, write_table
 from reslab.data.augment import Augment
 from reslab.data.loader import BatchLoader, Prepared, Split, balanced_indices
-from reslab.train import checkpoint, distributed
+from reslab.train import checkpoint, distributed, precision
 from reslab.train.engine import evaluate, fit
 
 RESUME_DIR = Path(".resume")
@@ -79,7 +79,9 @@ def fingerprint(*parts, inputs: list[str | Path] = ()) -> str:
 def loaders(data: Prepared, cfg: TrainConfig, device: torch.device, seed: int,
             augment: Augment | None = None) -> tuple[BatchLoader, BatchLoader, BatchLoader]:
     """Train (shuffled, augmented) and val/test (in order, never augmented) loaders, sharded
-    over the ranks of a DDP run (`batch_size` is the global batch)."""
+    over the ranks of a DDP run (`batch_size` is the global batch). `cfg.channels_last` is what
+    runs (`precision.prepare` resolves `auto` for the model first)."""
+    precision.require_resolved(cfg)
     rank, world = distributed.rank(), distributed.world_size()
     common = {"mean": data.mean, "std": data.std, "device": device,
               "channels_last": cfg.channels_last, "rank": rank, "world": world}
@@ -128,8 +130,8 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
     distributed.init(device)
     main = distributed.is_main()
     saved.to(device)
-    if cfg.channels_last:
-        saved.to(memory_format=torch.channels_last)
+    # `model` is the part that sees the inputs (the linear probe: a head on flat features)
+    cfg, chosen = precision.prepare(model, cfg, device, name, verbose=main)
     train, val, test = loaders(data, cfg, device, seed, augment)
     probe = probe_batches(data, gradflow_batches, cfg.batch_size, device, cfg.channels_last) \
         if gradflow_batches else []
@@ -138,7 +140,7 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         return gradient_norms(net, probe)
 
     grads = [{"epoch": 0, **r} for r in grads_now(model)] if probe else []
-    key = fingerprint(name, run_config, saved.spec, seed, distributed.world_size(),
+    key = fingerprint(name, run_config, saved.spec, seed, distributed.world_size(), chosen,
                       len(data.train), len(data.val), inputs=inputs)
     tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
                       id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key) \
@@ -167,6 +169,7 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         "trainable_params": trainable,
         "trainable_fraction": round(trainable / total, 6),
         "train_seconds": round(result.train_seconds, 2),
+        "run": chosen.record(device, distributed.world_size()),  # what ran: dvc metrics diff
     }
     checkpoint.save_model(out.model, saved, saved.spec)
     write_table(out.history, result.history)

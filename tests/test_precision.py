@@ -1,0 +1,156 @@
+"""Precision and memory format chosen per device: `auto` takes bf16 only where it is native and
+channels_last only where it is fast and safe; explicit choices are honoured, with a line where
+they are slow or would hang. The CPU kinds are simulated by patching what the module detects."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reslab.models.cnn import CNN
+from reslab.models.mlp import MLP
+from reslab.train import precision
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def cpu_kind(monkeypatch):
+    """Make this CPU look like an AVX-512-bf16 one (`avx512`) or an AVX2-only one (`avx2`)."""
+    def as_(kind: str) -> None:
+        for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability",
+                            lambda: "AVX512" if kind == "avx512" else "AVX2")
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: kind == "avx512")
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return as_
+
+
+@pytest.mark.parametrize(("kind", "width", "expect"), [
+    ("avx512", 4, (True, True)),    # native bf16; AVX-512 kernels handle narrow channels_last
+    ("avx512", 16, (True, True)),
+    ("avx2", 16, (False, True)),    # emulated bf16 is ~10x slower; channels_last 1.2-1.3x faster
+    ("avx2", 8, (False, True)),
+    ("avx2", 4, (False, False)),    # a 4->8 1x1 conv hangs oneDNN's AVX2 kernels in CL
+])
+def test_auto_chooses_per_cpu_kind(cpu_kind, capsys, kind, width, expect):
+    cpu_kind(kind)
+    chosen = precision.choose("auto", "auto", CNN(9, width, True), CPU)
+    assert (chosen.bf16, chosen.channels_last) == expect
+    assert capsys.readouterr().out == ""  # auto says nothing
+
+
+def test_explicit_settings_are_honoured_with_one_line_where_slow_or_unsafe(cpu_kind, capsys):
+    cpu_kind("avx2")
+    chosen = precision.choose(True, True, CNN(9, 16, True), CPU, "train_cnn@9-residual-0")
+    assert chosen == precision.Precision(bf16=True, channels_last=True)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("train_cnn@9-residual-0: bf16: true") and "10x slower" in line
+    chosen = precision.choose(False, True, CNN(9, 4, True), CPU, "s")
+    assert chosen == precision.Precision(bf16=False, channels_last=False)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "channels_last: true ignored" in line and "4 channels" in line
+    assert precision.choose(False, False, CNN(9, 16, True), CPU) == \
+        precision.Precision(False, False)
+    cpu_kind("avx512")
+    assert precision.choose(False, "auto", CNN(9, 16, True), CPU).bf16 is False
+    assert capsys.readouterr().out == ""
+
+
+def test_channels_last_only_for_convolutional_models(cpu_kind):
+    cpu_kind("avx512")
+    assert not precision.choose("auto", True, MLP(2, 8), CPU).channels_last
+    assert not precision.choose("auto", "auto", torch.nn.Linear(4, 2), CPU).channels_last
+
+
+@pytest.mark.parametrize(("isa", "avx512", "bf16"), [
+    ("AVX2", False, False), ("avx2", False, False), ("SSE41", False, False),
+    ("AVX512_CORE", True, False), ("AVX512_CORE_BF16", True, True), ("", True, True)])
+def test_onednn_isa_limit_counts_as_the_cpu(cpu_kind, monkeypatch, isa, avx512, bf16):
+    """ONEDNN_MAX_CPU_ISA makes an AVX-512 machine choose as the CPU it emulates."""
+    cpu_kind("avx512")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    assert precision.cpu_avx512() is avx512 and precision.cpu_native_bf16() is bf16
+    assert precision.choose("auto", "auto", CNN(9, 4, True), CPU) == \
+        precision.Precision(bf16, avx512)
+
+
+def test_onednn_isa_limit_under_its_older_name_counts_too(cpu_kind, monkeypatch):
+    cpu_kind("avx512")
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    assert not precision.cpu_avx512() and "oneDNN ISA limit AVX2" in precision.describe_cpu()
+
+
+def test_aten_capability_counts_as_the_cpu(cpu_kind, monkeypatch):
+    cpu_kind("avx512")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not precision.cpu_native_bf16() and "AVX2" in precision.describe_cpu()
+
+
+def test_prepare_puts_the_model_in_the_chosen_format_and_resolves_the_recipe(cpu_kind):
+    from reslab.core.config import TrainConfig
+
+    cpu_kind("avx2")
+    model = CNN(9, 8, True)
+    cfg, chosen = precision.prepare(model, TrainConfig(bf16="auto", channels_last="auto"), CPU)
+    assert (cfg.bf16, cfg.channels_last) == (False, True) == (chosen.bf16, chosen.channels_last)
+    assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert chosen.record(CPU, 1) == {"bf16": 0, "channels_last": 1, "cuda": 0, "world_size": 1}
+
+
+def test_the_engine_and_loaders_refuse_an_unresolved_auto():
+    from reslab.core.config import TrainConfig
+
+    with pytest.raises(ValueError, match="bf16='auto': resolve it with precision.prepare"):
+        precision.require_resolved(TrainConfig(bf16="auto"))
+    precision.require_resolved(TrainConfig(bf16=True, channels_last=False))
+
+
+@pytest.mark.slow
+def test_aten_capability_alone_selects_the_avx2_choices():
+    """ATEN_CPU_CAPABILITY=avx2 by itself (no oneDNN limit): ATen reports AVX2, and a width-4
+    CNN gets NCHW and fp32, as on an AVX2 CPU (on any x86 machine)."""
+    code = ("import torch; from reslab.train import precision; from reslab.models.cnn import CNN;"
+            "print(torch.backends.cpu.get_cpu_capability(), precision.describe_cpu(),"
+            " precision.choose('auto', 'auto', CNN(9, 4, True), torch.device('cpu')))")
+    env = {k: v for k, v in os.environ.items() if "CPU_ISA" not in k}
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "ATEN_CPU_CAPABILITY": "avx2"},
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.startswith("AVX2 CPU capability AVX2, native bf16 no"), out
+    assert "Precision(bf16=False, channels_last=False)" in out
+
+
+def test_this_cpu_is_described_as_torch_reports_it():
+    line = precision.describe_cpu()
+    assert torch.backends.cpu.get_cpu_capability() in line
+    assert ("native bf16 yes" in line) == precision.cpu_native_bf16()
+
+
+CNN_STAGE = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+@pytest.mark.slow
+def test_a_width_4_cnn_stage_records_what_ran_and_never_hangs(workspace):
+    """The shape that hangs oneDNN's AVX2 kernels in channels_last (a 4->8 1x1 convolution):
+    with the AVX2 kernels selected, `auto` and even `true` run it in NCHW and fp32, and the
+    metrics say so; with this CPU's own kernels the metrics record what `auto` chose here."""
+    workspace.set_params({"train_cnn": {"width": 4, "train": {"epochs": 2, "bf16": "auto",
+                                                              "channels_last": True}}})
+    proc = workspace.run(*CNN_STAGE, env=AVX2_ONLY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "channels_last: true ignored" in proc.stdout
+    metrics = json.loads((workspace.path / "metrics/train_cnn/9-residual-0.json").read_text())
+    assert metrics["run"] == {"bf16": 0, "channels_last": 0, "cuda": 0, "world_size": 1}
+
+    workspace.set_params({"train_cnn": {"train": {"channels_last": "auto"}}})
+    proc = workspace.run(*CNN_STAGE)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((workspace.path / "metrics/train_cnn/9-residual-0.json").read_text())
+    assert metrics["run"] == {"bf16": int(precision.cpu_native_bf16()),
+                              "channels_last": int(precision.cpu_avx512()), "cuda": 0,
+                              "world_size": 1}
