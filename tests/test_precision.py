@@ -124,12 +124,6 @@ def test_aten_capability_alone_selects_the_avx2_choices():
     assert "Precision(bf16=False, channels_last=False)" in out
 
 
-def test_this_cpu_is_described_as_torch_reports_it():
-    line = precision.describe_cpu()
-    assert torch.backends.cpu.get_cpu_capability() in line
-    assert ("native bf16 yes" in line) == precision.cpu_native_bf16()
-
-
 CNN_STAGE = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
 AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
