@@ -53,6 +53,18 @@ def same_scale(imp: ImproveConfig, cnn: CNNStudyConfig) -> bool:
         cnn.dataset, cnn.train_subset, cnn.width, cnn.train.epochs)
 
 
+def gap_summary(study: str, stats: dict) -> dict:
+    """`<study>_gap`: residual - plain per depth; with more than one seed also its 95% interval
+    (`<study>_gap_ci95_low`/`_high`), so that `dvc exp show` says which gaps exclude zero."""
+    gaps = {d: s["residual_minus_plain"] for d, s in stats.items() if "residual_minus_plain" in s}
+    out = {f"{study}_gap": {d: g["mean"] for d, g in gaps.items()}}
+    for end in ("low", "high"):
+        bound = {d: g[f"ci95_{end}"] for d, g in gaps.items() if f"ci95_{end}" in g}
+        if bound:
+            out[f"{study}_gap_ci95_{end}"] = bound
+    return out
+
+
 def best_by_val(runs: list[dict]) -> float:
     """Test accuracy of the run with the highest validation accuracy: the optimizer is chosen
     on the validation split, as the SVM's C is, never on the test split it is scored on."""
@@ -84,9 +96,7 @@ def main(argv: list[str]) -> None:
         sections.append(study_section(label, metrics, stats[name], refs,
                                       scale(cfg.train_subset, cfg.train.epochs, cfg.width), why,
                                       figures))
-        summary[f"{name.removeprefix('train_')}_gap"] = {
-            str(d): s["residual_minus_plain"]["mean"] for d, s in stats[name].items()
-            if "residual_minus_plain" in s}
+        summary |= gap_summary(name.removeprefix("train_"), stats[name])
 
     cnn = cfgs["train_cnn"]
     lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") \

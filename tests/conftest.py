@@ -150,6 +150,12 @@ class DvcRepo(Params):
                         found[run["name"]] = run
         return found
 
+    def wandb_runs(self, experiment: str) -> list[Path]:
+        """The offline wandb runs in the repository's wandb/ whose run record names
+        `experiment` (their group and tag)."""
+        return [f for f in (self.path / "wandb").glob("offline-run-*/run-*.wandb")
+                if experiment.encode() in f.read_bytes()]
+
     def resume_dir_has_files(self) -> bool:
         return any(p.is_file() for p in (self.path / ".resume").rglob("*"))
 

@@ -44,7 +44,8 @@ def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
 
     # an experiment with one param changed, compared with `dvc metrics diff`
     dvc_repo.dvc("exp", "run", "-n", "fast-lr", "-S", "train_mlp.train.lr=0.01", "analyze_mlp")
-    diff = json.loads(dvc_repo.dvc("metrics", "diff", "--json").stdout)
+    diff = json.loads(dvc_repo.dvc("metrics", "diff", "--json", "-R", "--targets",
+                                   "metrics/train_mlp").stdout)
     assert "test_acc" in diff["metrics/train_mlp/4-residual-0.json"]
     assert "fast-lr" in dvc_repo.dvc("exp", "show", "--no-pager", "--csv").stdout
     dvc_repo.run("git", "reset", "-q", "--hard")
@@ -86,4 +87,5 @@ def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     params = exp["data"]["params"]["params.yaml"]["data"]
     assert params["runtime"]["wandb_project"] == "a,b"
     assert params["train_mlp"]["train"]["lr"] == 0.02
-    assert "metrics/train_mlp/2-plain-0.json" in exp["data"]["metrics"]
+    assert exp["data"]["metrics"]["live/metrics.json"]["data"]["live"]["stage"] == \
+        "train_mlp@2-plain-0"

@@ -58,6 +58,12 @@ def study(tmp_path_factory):
     return repo
 
 
+def workspace_metrics(repo) -> dict:
+    """`dvc metrics show --json` of the workspace: path -> {"data": ...}."""
+    (shown,) = json.loads(repo.dvc("metrics", "show", "--json").stdout).values()
+    return shown["data"]
+
+
 def status(repo) -> set[str]:
     return set(json.loads(repo.dvc("status", "--json").stdout)) - {DOWNLOAD}
 
@@ -68,12 +74,17 @@ def test_whole_study(study):
     def metrics(path):
         return json.loads((root / "metrics" / path).read_text())
 
-    # every stage left its outputs, and `dvc metrics show` lists them
-    shown = study.dvc("metrics", "show", "--json").stdout
+    # every stage left its outputs; `dvc metrics show` lists the declared ones, and the
+    # stages' own files when asked for them
+    declared = workspace_metrics(study)
+    assert set(declared) == {"metrics/summary.json", "live/metrics.json"}
+    shown = study.dvc("metrics", "show", "-R", "metrics", "--json").stdout
     for name in ("train_mlp/4-residual-1", "train_cnn/11-plain-0", "improve_cnn",
                  "svm_baseline", "linear_probe/adamw", "finetune_ft2/sgd_momentum",
                  "finetune_ft2_aug", "finetune_full", "analyze/train_cnn", "summary"):
         assert f"metrics/{name}.json" in shown
+    live = metrics("../live/metrics.json")["live"]  # the last stage that trained, finished
+    assert live["stage"] == "finetune_full" and live["epoch"] == live["epochs"] == 2
     figures = sorted(p.name for p in (root / "plots/figures/train_cnn").iterdir())
     assert figures == ["accuracy_vs_depth.png", "gradflow_depth11.png", "gradflow_depth9.png",
                        "gradflow_heatmap_depth11.png", "gradflow_heatmap_depth9.png"]
@@ -175,7 +186,7 @@ def test_a_param_reruns_exactly_its_variants(study):
 
 def test_plots_are_the_intended_charts(study):
     plots = json.loads(study.dvc("plots", "show", "--json").stdout)["data"]
-    charts = {"train_mlp_val_acc", "train_cnn_val_acc", "improve_cnn_acc",
+    charts = {"live_acc", "train_mlp_val_acc", "train_cnn_val_acc", "improve_cnn_acc",
               "linear_probe_val_acc", "finetune_ft0_val_acc", "finetune_ft1_val_acc",
               "finetune_ft2_val_acc"}
     images = {str(p.relative_to(study.path)) for folder in ("plots/figures", "reports/figures")
@@ -203,9 +214,10 @@ def test_one_readable_row_per_experiment(study):
                       r"Experiment|Created|summary\.").stdout
     header, *rows = table.strip().splitlines()
     columns = header.split(",")
-    summary = {f"summary.{k}" for k in ("mlp_gap.2", "mlp_gap.4", "cnn_gap.9", "cnn_gap.11",
-                                        "improve_cnn", "svm", "probe_best", "ft0_best",
-                                        "ft1_best", "ft2_best", "ft2_aug", "full")}
+    summary = {f"summary.{k}" for k in (
+        "mlp_gap.2", "mlp_gap.4", "cnn_gap.9", "cnn_gap.11", "improve_cnn", "svm", "probe_best",
+        "ft0_best", "ft1_best", "ft2_best", "ft2_aug", "full", "mlp_gap_ci95_low.2",
+        "mlp_gap_ci95_low.4", "mlp_gap_ci95_high.2", "mlp_gap_ci95_high.4")}  # 2 MLP seeds
     assert columns[:2] == ["Experiment", "Created"] and set(columns[2:]) == summary, columns
     names = [row.split(",")[0] for row in rows]  # workspace, baseline, two experiments
     assert len(rows) == 4 and set(names[2:]) == {"svm-c", "svm-iter"}, rows
@@ -217,6 +229,28 @@ def test_one_readable_row_per_experiment(study):
     study.run("git", "reset", "-q", "--hard")
     study.dvc("checkout", "--force")
     assert status(study) == set()
+
+
+def leaves(tree: dict, prefix: str = "") -> set[str]:
+    return {leaf for k, v in tree.items() for leaf in (
+        leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"])}
+
+
+def test_exp_show_is_readable_as_it_comes(study):
+    """Plain `dvc exp show`: the headline numbers and the live progress, at most 40 metric
+    columns (each variant's own metrics file is an output, not a declared metric)."""
+    shown = set()
+    for rev in json.loads(study.dvc("exp", "show", "--json").stdout):
+        for run in [rev] + [r for e in rev.get("experiments") or [] for r in e["revs"]]:
+            for path, found in (run.get("data") or {}).get("metrics", {}).items():
+                shown |= {(path, leaf) for leaf in leaves(found["data"])}
+    expected = {(path, leaf) for path in ("metrics/summary.json", "live/metrics.json")
+                for leaf in leaves(json.loads((study.path / path).read_text()))
+                if not leaf.startswith("history")}  # the per-epoch list is for `dvc plots`
+    assert shown == expected and len(shown) <= 40, sorted(shown)
+    header = study.dvc("exp", "show", "--no-pager", "--csv").stdout.splitlines()[0].split(",")
+    assert {c for c in header if c.startswith(("summary.", "live."))} == {
+        leaf for _, leaf in expected}
 
 
 def test_changed_source_reruns_its_preparation_only(study):
@@ -238,10 +272,9 @@ def test_changed_source_reruns_its_preparation_only(study):
 def test_views_list_only_what_the_pipeline_produces(study):
     """After dropping a depth, its old files stay on disk but no view shows them."""
     study.set_params({"train_mlp": {"depths": [2]}})
-    study.dvc("repro", "analyze_mlp")
-    shown = study.dvc("metrics", "show", "--json").stdout
-    assert "metrics/train_mlp/2-plain-0.json" in shown
-    assert "train_mlp/4-" not in shown
+    study.dvc("repro", "report")
+    summary = workspace_metrics(study)["metrics/summary.json"]["data"]["summary"]
+    assert set(summary["mlp_gap"]) == {"2"}
     assert (study.path / "metrics/train_mlp/4-plain-0.json").exists()
     plots = json.loads(study.dvc("plots", "show", "--json", "train_mlp_val_acc").stdout)["data"]
     variants = {v["variant"] for v in plots["train_mlp_val_acc"][0]["content"]["data"]["values"]}

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import MLP, VARIANT
+from reslab.core.live import LIVE
 from reslab.train import checkpoint
 
 LONG = {"train_mlp": {"train": {"epochs": 30}}}
@@ -71,6 +72,15 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     assert proc.returncode != 0
     assert not (workspace.path / f"metrics/{VARIANT}.json").exists()
     assert state.exists(), "a resumable checkpoint is left"
+    # what `dvc exp show` / `dvc plots` read shows the epochs finished before the kill (written
+    # right after each epoch's checkpoint, so at most one epoch behind it)
+    live = json.loads((workspace.path / LIVE).read_text())
+    shown = live["live"]["epoch"]
+    assert live["live"]["stage"] == "train_mlp@2-residual-0" and shown in (saved, saved - 1)
+    assert [row["epoch"] for row in live["history"]] == list(range(1, shown + 1))
+    ref_history = (reference.path / f"plots/{VARIANT}.csv").read_text().splitlines()
+    assert [f"{row['val_acc']:.6g}" for row in live["history"]] == [
+        line.split(",")[4] for line in ref_history[1:shown + 1]]
     if sig != signal.SIGKILL:
         assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
         assert proc.returncode == (130 if sig == signal.SIGINT else 143)
@@ -78,6 +88,9 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     assert again.returncode == 0, again.stderr
     assert f"resuming after epoch {saved}\n" in again.stdout
     assert metrics_of(workspace) == metrics_of(reference)
+    final = json.loads((workspace.path / LIVE).read_text())["live"]
+    assert final["epoch"] == metrics_of(reference)["epochs_run"]
+    assert final["selected_epoch"] == metrics_of(reference)["selected_epoch"]
     assert not state.exists()
 
 

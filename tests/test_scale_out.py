@@ -12,6 +12,9 @@ VARIANT = "train_mlp@2-residual-0"
 
 
 def test_two_queued_experiments_run_in_parallel(dvc_repo):
+    """... and each keeps its wandb run, in the repository's wandb/, named by the experiment
+    (the queue's executors run in copies that DVC deletes)."""
+    dvc_repo.env = {**dvc_repo.env, "WANDB_MODE": "offline"}
     for name, lr in (("q-slow", "0.001"), ("q-fast", "0.05")):
         dvc_repo.dvc("exp", "run", "--queue", "-n", name, "-S", f"train_mlp.train.lr={lr}",
                       VARIANT)
@@ -28,8 +31,9 @@ def test_two_queued_experiments_run_in_parallel(dvc_repo):
     for name in ("q-slow", "q-fast"):
         data = found[name]["data"]
         assert data["params"]["params.yaml"]["data"]["train_mlp"]["train"]["lr"] in (0.001, 0.05)
-        accs.append(data["metrics"]["metrics/train_mlp/2-residual-0.json"]["data"]["test_loss"])
+        accs.append(data["metrics"]["live/metrics.json"]["data"]["live"]["min_val_loss"])
     assert accs[0] != accs[1]
+    assert [len(dvc_repo.wandb_runs(name)) for name in ("q-slow", "q-fast")] == [1, 1]
     # nothing either run wrote landed in the workspace outside declared outputs or ignores
     assert dvc_repo.run("git", "status", "--porcelain").stdout == ""
 

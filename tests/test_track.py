@@ -1,8 +1,11 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from reslab.core.track import Tracker, write_metrics, write_table
+from reslab.core.track import Tracker, wandb_dir, wandb_mode, write_metrics, write_table
 
 
 def test_metrics_must_be_numeric(tmp_path):
@@ -43,3 +46,64 @@ def test_offline_run_from_environment_and_no_secrets(tmp_path, monkeypatch):
     blob = b"".join(p.read_bytes() for p in files)
     assert b"0.000123456789" in blob or b"1.23456789e-04" in blob, "the params are logged"
     assert b"sk-test-secret" not in blob and b"tok-very-secret-value" not in blob
+
+
+def test_wandb_dir_is_the_project_not_the_experiment_copy(tmp_path, monkeypatch):
+    """DVC sets DVC_ROOT to the original repository for a queued or temporary experiment, whose
+    working directory is a copy DVC deletes: the runs go to the repository."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    assert wandb_dir() == tmp_path
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
+    assert wandb_dir() == tmp_path / "repo"
+    monkeypatch.setenv("WANDB_DIR", "runs")  # relative: from the project, not the copy
+    assert wandb_dir() == tmp_path / "repo" / "runs"
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "elsewhere"))
+    assert wandb_dir() == tmp_path / "elsewhere"
+
+
+def write_settings(path, **values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[default]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
+
+
+def test_wandb_mode_env_then_settings_then_offline(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    project = tmp_path / "project"
+    assert wandb_mode(project) == "offline"  # nobody said anything
+    write_settings(tmp_path / "config" / "settings", mode="online")
+    assert wandb_mode(project) == "online"  # the global setting
+    write_settings(project / "wandb" / "settings", mode="offline")
+    assert wandb_mode(project) == "offline"  # the project's wins over the global one
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert wandb_mode(project) == "disabled"  # the environment wins over both
+    monkeypatch.delenv("WANDB_MODE")
+    (tmp_path / "config" / "settings").unlink()
+    write_settings(project / "wandb" / "settings", base_url="https://api.wandb.ai")
+    assert wandb_mode(project) == "online"  # what `wandb online` leaves: the file, no mode
+
+
+@pytest.mark.slow
+def test_wandb_cli_settings_are_respected(tmp_path):
+    """`wandb offline` and `wandb online`, the real commands (no network needed), as a stage in
+    that project reads them."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "DVC_"))}
+    env["WANDB_CONFIG_DIR"] = str(tmp_path / "config")
+    check = [sys.executable, "-c", "from reslab.core.track import wandb_dir, wandb_mode; "
+             "print(wandb_mode(wandb_dir()))"]
+
+    def mode_after(command: str) -> str:
+        subprocess.run([sys.executable, "-m", "wandb", command], cwd=project, env=env,
+                       check=True, capture_output=True, timeout=120)
+        return subprocess.run(check, cwd=project, env=env, check=True, capture_output=True,
+                              text=True, timeout=120).stdout.strip()
+
+    assert mode_after("offline") == "offline"
+    assert mode_after("online") == "online"
+    assert mode_after("offline") == "offline"
+    env["WANDB_MODE"] = "disabled"
+    assert mode_after("online") == "disabled"

@@ -61,12 +61,12 @@ def command(name: str, extra: list[str], *, workspace: bool = False,
 
 
 def environment() -> dict:
-    """This environment with paths made absolute: a temporary or queued experiment runs in
-    another folder, where a relative mirror or wandb folder would not be found."""
+    """This environment with the mirror's path made absolute: a temporary or queued experiment
+    runs in another folder, where a relative one would not be found (wandb's folder is found
+    from DVC_ROOT: `reslab.core.track.wandb_dir`)."""
     env = dict(os.environ)
     if env.get(MIRROR_ENV):
         env[MIRROR_ENV] = str(Path(env[MIRROR_ENV]).resolve())
-    env["WANDB_DIR"] = str(Path(env.get("WANDB_DIR", ".")).resolve())
     return env
 
 

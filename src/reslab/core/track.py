@@ -1,11 +1,13 @@
 """Where results go: metrics JSON (numeric leaves), per-epoch history tables, and wandb.
 
-wandb's mode comes from the environment (`WANDB_MODE`, default `offline`); it is never
-hard-coded, and only the stage's params are sent as the run config (no environment values).
+wandb's mode is the user's, never hard-coded (`wandb_mode`); its runs go to the user's project
+even from a temporary experiment's copy (`wandb_dir`); only the stage's params are sent as the
+run config (no environment values).
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import uuid
@@ -50,25 +52,69 @@ def write_table(path: str | Path, rows: list[dict]) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
 
 
+def project_root() -> Path:
+    """The user's project: DVC_ROOT, which DVC sets for every stage it runs (for a queued or
+    temporary experiment, the original repository, not the executor's copy that DVC deletes when
+    the experiment ends), else the working directory."""
+    return Path(os.environ.get("DVC_ROOT") or ".").resolve()
+
+
+def wandb_dir() -> Path:
+    """Where wandb writes its `wandb/` folder: WANDB_DIR (a relative one from the project root),
+    else the project root."""
+    return project_root() / os.environ.get("WANDB_DIR", "")
+
+
+def _mode_in(settings: Path) -> str | None:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(settings)
+        return parser.get("default", "mode", fallback=None)
+    except (OSError, configparser.Error):
+        return None
+
+
+def wandb_mode(directory: Path) -> str:
+    """`WANDB_MODE`; else the mode `wandb offline` wrote to the project's settings
+    (`<directory>/wandb/settings`, then the global `$WANDB_CONFIG_DIR/settings`); else online if
+    `wandb online` cleared it (the project's settings file is left without a mode); else
+    offline, so that a laptop without a wandb account logs locally. Passed to `wandb.init`
+    explicitly: in an experiment's copy wandb would not find the project's settings itself."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    local = directory / "wandb" / "settings"
+    config_dir = Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser()
+    for settings in (local, config_dir / "settings"):
+        if mode := _mode_in(settings):
+            return mode
+    return "online" if local.is_file() else "offline"
+
+
 class Tracker:
     """A thin wandb run: a no-op when disabled by param or by WANDB_MODE=disabled.
 
     With `id_file`, an interrupted run is continued rather than restarted: the run id is kept
     there with the run's `fingerprint` until `finish`, and a re-run with the same fingerprint
-    resumes that wandb run (as the training state resumes from `.resume/`).
+    resumes that wandb run (as the training state resumes from `.resume/`). Inside a DVC
+    experiment (`DVC_EXP_NAME`) the run's group and tag are the experiment's name, so the runs of
+    one experiment sit together and experiments are told apart; else the group is the stage.
     """
 
     def __init__(self, enabled: bool, project: str, name: str, group: str, config: dict, *,
                  id_file: str | Path | None = None, fingerprint: str = ""):
         self.run, self.id_file = None, Path(id_file) if id_file else None
-        mode = os.environ.get("WANDB_MODE", "offline")
-        if not enabled or mode == "disabled":
+        directory = wandb_dir()
+        mode = wandb_mode(directory) if enabled else "disabled"
+        if mode == "disabled":
             return
         import wandb
 
+        experiment = os.environ.get("DVC_EXP_NAME")
         run_id = self._run_id(fingerprint) if self.id_file else None
-        self.run = wandb.init(project=project, name=name, group=group, config=config, mode=mode,
-                              dir=os.environ.get("WANDB_DIR", "."), reinit="finish_previous",
+        directory.mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(project=project, name=name, group=experiment or group,
+                              job_type=group, tags=[experiment[:64]] if experiment else None,
+                              config=config, mode=mode, dir=directory, reinit="finish_previous",
                               id=run_id, resume="allow" if run_id else None)
 
     def _run_id(self, fingerprint: str) -> str:

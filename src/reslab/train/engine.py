@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from reslab.core.config import TrainConfig
 from reslab.core.errors import CheckpointError, ReslabError
+from reslab.core.live import write_progress
 from reslab.data.loader import BatchLoader
 from reslab.train import checkpoint, distributed, precision
 
@@ -177,14 +178,16 @@ class FitResult:
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
-        state_path: str | Path | None = None, fingerprint: str = "", tracker=None,
-        desc: str = "train", epoch_end=None, progress: bool = True) -> FitResult:
+        state_path: str | Path | None = None, fingerprint: str = "", live_path: Path | None = None,
+        tracker=None, desc: str = "train", epoch_end=None, progress: bool = True) -> FitResult:
     """Train `model` (its parameters with requires_grad) on `train`, select on `val`.
 
     With `state_path`, the full training state is checkpointed after every epoch (by rank 0);
     a later call with the same `fingerprint` resumes after the last finished epoch and ends
     exactly where an uninterrupted run would (a checkpoint that cannot be read is reported and
-    ignored). `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's
+    ignored). With `live_path`, rank 0 writes the progress so far there after every epoch (after
+    its checkpoint) and on resuming (`reslab.core.live`). `tracker.log(row)` gets every new
+    epoch's row. `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's
     values are kept (and resumed) in `extras`. The lowest-validation-loss weights are loaded
     into `model` at the end.
     """
@@ -218,6 +221,9 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         history, extras, seconds = state["history"], state["extras"], state["seconds"]
         if distributed.is_main():
             print(f"{desc}: resuming after epoch {len(history)}", flush=True)
+            if live_path:
+                write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1,
+                               seconds)
     for epoch in range(len(history), cfg.epochs):
         if history and stopper.should_stop:
             break
@@ -252,6 +258,8 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
                 "stopper": stopper.state_dict(), "loader": loader_states,
                 "history": history, "extras": extras, "seconds": seconds})
+        if live_path:
+            write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1, seconds)
     if stopper.best_epoch < 0:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")

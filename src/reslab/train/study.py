@@ -25,6 +25,7 @@ from reslab.analysis.gradflow import gradient_norms
 from reslab.core.atomic import sha256_file
 from reslab.core.config import RuntimeConfig, TrainConfig
 from reslab.core.errors import ConfigError
+from reslab.core.live import LIVE
 from reslab.core.track import Tracker, write_metrics, write_table
 from reslab.data.augment import Augment
 from reslab.data.loader import BatchLoader, Prepared, Split, balanced_indices
@@ -145,8 +146,9 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
     tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
                       id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key) \
         if main else None
-    result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, tracker=tracker,
-                 desc=name, epoch_end=grads_now if probe else None, progress=runtime.progress)
+    result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, live_path=LIVE,
+                 tracker=tracker, desc=name, epoch_end=grads_now if probe else None,
+                 progress=runtime.progress)
     for epoch, rows in enumerate(result.extras, 1):
         grads += [{"epoch": epoch, **r} for r in rows]
     test_metrics = evaluate(model, test)
