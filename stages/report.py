@@ -1,7 +1,6 @@
-r"""Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
-metrics/summary.json, the study's headline numbers under one `summary` key, so that
-`dvc exp show --drop '.*' --keep 'Experiment|Created|summary\.'` is one readable row per
-experiment."""
+"""Stage report: reports/results.md with its figures, the transfer curves for `dvc plots`, and
+metrics/summary.json, the study's headline numbers under one `summary` key: one of dvc.yaml's
+top-level metrics, so that `dvc exp show` is one readable row per experiment."""
 
 import sys
 from pathlib import Path

@@ -207,7 +207,7 @@ def test_plots_are_the_intended_charts(study):
 
 
 def test_one_readable_row_per_experiment(study):
-    """The README's `dvc exp show` command: the summary's headline numbers, one row each."""
+    """`dvc exp show` kept to the summary: its headline numbers, one row per experiment."""
     study.dvc("exp", "run", "-n", "svm-c", "-S", "transfer.svm_C=[0.1,1.0]")
     study.dvc("exp", "run", "-n", "svm-iter", "-S", "transfer.svm_max_iter=50")
     table = study.dvc("exp", "show", "--no-pager", "--csv", "--drop", ".*", "--keep",
