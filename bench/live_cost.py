@@ -5,6 +5,7 @@ stage of this DVC repository as a training stage would start it.
     python bench/live_cost.py            # from the repository root
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -44,11 +45,15 @@ def main() -> None:
         ours = (time.perf_counter() - start) / EPOCHS
         print(f"reslab write_progress: {ours * 1e3:.2f} ms an epoch ({EPOCHS} epochs), "
               "nothing at start-up")
+        # as DVC starts a stage: DVC_ROOT set, so DVCLive takes its pipeline path
+        env = {**os.environ, "DVC_ROOT": os.getcwd()}
         proc = subprocess.run([sys.executable, "-c", DVCLIVE.format(epochs=EPOCHS, row=ROW),
-                               str(Path(tmp) / "dvclive")], capture_output=True, text=True)
+                               str(Path(tmp) / "dvclive")], capture_output=True, text=True,
+                              env=env)
         if proc.returncode != 0:
-            print("DVCLive: not installed here (pip install dvclive)" if "dvclive" in
-                  proc.stderr else proc.stderr.strip().splitlines()[-1])
+            missing = "No module named 'dvclive'" in proc.stderr
+            print("DVCLive: not installed here (pip install dvclive)" if missing else
+                  proc.stderr.strip().splitlines()[-1])
             return
         imported, opened, step = map(float, proc.stdout.split())
         print(f"DVCLive: import {imported:.2f} s, Live() {opened:.2f} s (it opens the DVC "

@@ -64,6 +64,22 @@ def gap_summary(study: str, stats: dict) -> dict:
     return out
 
 
+def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[str, dict],
+             single: dict[str, tuple[str, dict]]) -> dict:
+    """metrics/summary.json's `summary`: the numbers `dvc exp show` shows for every experiment.
+    `stats`: study -> its analysis; `ladders`: optimizer -> rung -> metrics; `single`: stage ->
+    (optimizer, metrics) for FT2+aug and the full fine-tune."""
+    summary = {}
+    for study, s in stats.items():
+        summary |= gap_summary(study.removeprefix("train_"), s)
+    best = {rung: best_by_val([rungs[rung] for rungs in ladders.values()]) for rung in LADDER}
+    return summary | {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"],
+                      "probe_best": best["linear_probe"], "ft0_best": best["finetune_ft0"],
+                      "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
+                      "ft2_aug": single["finetune_ft2_aug"][1]["test_acc"],
+                      "full": single["finetune_full"][1]["test_acc"]}
+
+
 def best_by_val(runs: list[dict]) -> float:
     """Test accuracy of the run with the highest validation accuracy: the optimizer is chosen
     on the validation split, as the SVM's C is, never on the test split it is scored on."""
@@ -77,7 +93,7 @@ def main(argv: list[str]) -> None:
     tr = load_section("transfer", TransferConfig)
     manifests = {name: read_json(f"data/prepared/{name}.json")
                  for name in {c.dataset for c in cfgs.values()} | {imp.dataset, tr.dataset}}
-    sections, summary, stats = [HEADER], {}, {}
+    sections, stats = [HEADER], {}
     for name, refs, label in (("train_mlp", lab.MLP, "MLP on MNIST"),
                               ("train_cnn", lab.CNN, "CNN on CIFAR-10")):
         cfg = cfgs[name]
@@ -95,7 +111,6 @@ def main(argv: list[str]) -> None:
         sections.append(study_section(label, metrics, stats[name], refs,
                                       scale(cfg.train_subset, cfg.train.epochs, cfg.width), why,
                                       figures))
-        summary |= gap_summary(name.removeprefix("train_"), stats[name])
 
     cnn = cfgs["train_cnn"]
     lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") \
@@ -132,13 +147,8 @@ def main(argv: list[str]) -> None:
         svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs) + " per rung",
         why_tr, source, f"figures/{ladder_png.name}"))
 
-    best = {rung: best_by_val([ladders[o][rung] for o in tr.optimizers]) for rung in LADDER}
-    summary |= {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"],
-                "probe_best": best["linear_probe"], "ft0_best": best["finetune_ft0"],
-                "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
-                "ft2_aug": single["finetune_ft2_aug"][1]["test_acc"],
-                "full": single["finetune_full"][1]["test_acc"]}
-    write_metrics("metrics/summary.json", {"summary": summary})
+    write_metrics("metrics/summary.json", {"summary": headline(stats, improved, svm, ladders,
+                                                               single)})
     write_text(OUT / "results.md", "\n".join(sections))
     print(f"report: {OUT / 'results.md'}, metrics/summary.json")
 

@@ -1,4 +1,5 @@
-"""Stage svm_baseline: StandardScaler + LinearSVC on the backbone's features.
+"""Stage svm_baseline: StandardScaler + LinearSVC on the backbone's features (the solver said
+explicitly: `reslab.transfer.linear_svm`).
 
 Each C in `transfer.svm_C` is fitted on train and scored on val; the best on val is scored on
 test (the test set never chooses anything). Writes metrics/svm_baseline.json.
@@ -9,14 +10,11 @@ import time
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
 
 from reslab.core.cli import run_stage
 from reslab.core.config import TransferConfig, load_section
 from reslab.core.track import write_metrics
-from reslab.transfer import load_features
+from reslab.transfer import linear_svm, load_features
 
 
 def main(argv: list[str]) -> None:
@@ -25,8 +23,7 @@ def main(argv: list[str]) -> None:
     start = time.perf_counter()
     best = None
     for c in cfg.svm_C:
-        svm = make_pipeline(StandardScaler(), LinearSVC(C=c, max_iter=cfg.svm_max_iter,
-                                                        random_state=0))
+        svm = linear_svm(c, cfg.svm_max_iter, *f["train_x"].shape)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             svm.fit(f["train_x"], f["train_y"])

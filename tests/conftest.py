@@ -150,6 +150,11 @@ class DvcRepo(Params):
                         found[run["name"]] = run
         return found
 
+    def log_offline(self) -> None:
+        """wandb offline from the environment, into the repository's own wandb/."""
+        self.env = {k: v for k, v in self.env.items() if k != "WANDB_DIR"} | {
+            "WANDB_MODE": "offline"}
+
     def wandb_runs(self, experiment: str) -> list[Path]:
         """The offline wandb runs in the repository's wandb/ whose run record names
         `experiment` (their group and tag)."""

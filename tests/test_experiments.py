@@ -4,18 +4,21 @@ experiment, and the experiment keeps the live progress it showed (queued ones: t
 a sweep queues one experiment per value."""
 
 import json
+import random
 
 import pytest
+import yaml
+
+from conftest import ROOT, deep_update, load_script
+from reslab.core.config import CNNStudyConfig, MLPStudyConfig, TransferConfig, load_section
+from reslab.core.live import LIVE, write_progress
+from reslab.core.track import write_metrics
+from reslab.report.collect import accuracy_statistics, variants
+from reslab.report.figures import LADDER
 
 pytestmark = pytest.mark.slow
 
 TARGET = "train_mlp@2-residual-0"
-
-
-def offline(repo):
-    repo.env = {**repo.env, "WANDB_MODE": "offline"}
-    repo.env.pop("WANDB_DIR", None)
-    return repo
 
 
 def live_of(repo, experiment: str) -> dict:
@@ -29,7 +32,8 @@ def queued(repo) -> list[str]:
 
 
 def test_temporary_experiment_keeps_its_wandb_run_and_progress(dvc_repo):
-    repo = offline(dvc_repo)
+    repo = dvc_repo
+    repo.log_offline()
     repo.dvc("exp", "run", "--temp", "--name", "tiny-temp", TARGET)
     assert len(repo.wandb_runs("tiny-temp")) == 1  # in the repository, named by the experiment
     live = live_of(repo, "tiny-temp")  # committed with the experiment, as `dvc exp show` reads it
@@ -52,3 +56,41 @@ def test_a_sweep_queues_one_experiment_per_value(dvc_repo):
         assert [0, 1, 2] in [p["seeds"] for p in params]
     finally:
         repo.dvc("queue", "remove", "--queued", check=False)
+
+
+@pytest.mark.parametrize(("profile", "columns"), [(None, 25), ("quick", 37)],
+                         ids=["defaults", "quick"])
+def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile, columns):
+    """The metric columns of a real `dvc exp show` with params.yaml's depths, archs, seeds and
+    optimizers (and the quick profile's): the summary as the report builds it from the analysis
+    as analyze_<study> computes it, on made-up accuracies (only the keys count here), beside the
+    live progress as a training stage writes it."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if profile:
+        deep_update(params, yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text()))
+    (dvc_repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(dvc_repo.path)
+    rng = random.Random(0)
+
+    def made_up() -> dict:
+        return {"test_acc": rng.uniform(10, 90), "val_acc_at_min_loss": rng.uniform(10, 90)}
+
+    stats = {}
+    for study, cls in (("train_mlp", MLPStudyConfig), ("train_cnn", CNNStudyConfig)):
+        metrics: dict = {}
+        for depth, arch, seed in variants(load_section(study, cls)):
+            metrics.setdefault(depth, {}).setdefault(arch, {})[seed] = made_up()
+        stats[study] = accuracy_statistics(metrics)
+    tr = load_section("transfer", TransferConfig)
+    ladders = {opt: {rung: made_up() for rung in LADDER} for opt in tr.optimizers}
+    single = {"finetune_ft2_aug": ("adamw", made_up()), "finetune_full": ("adamw", made_up())}
+    report = load_script(ROOT / "stages" / "report.py")
+    write_metrics("metrics/summary.json", {"summary": report.headline(
+        stats, made_up(), made_up(), ladders, single)})
+    row = {"epoch": 1, "train_loss": 2.0, "train_acc": 30.0, "val_loss": 2.1, "val_acc": 28.0,
+           "lr": 1e-3}
+    write_progress(LIVE, "train_cnn@20-residual-0", 3, [row], 1, 12.5)
+    dvc_repo.commit("made-up results")
+    header = dvc_repo.dvc("exp", "show", "--no-pager", "--csv").stdout.splitlines()[0]
+    shown = [c for c in header.split(",") if c.startswith(("summary.", "live."))]
+    assert len(shown) == columns <= 40, shown

@@ -39,14 +39,15 @@ def reference(workspace_template, tmp_path_factory):
 
 
 def interrupt_mid_run(workspace, sig, env=None):
-    """Start the MLP variant; once an epoch is checkpointed, freeze it (SIGSTOP), check that it
-    is mid-run (alive, fewer epochs saved than asked for), send `sig` and let it go on.
-    Returns (process, stderr, epochs saved)."""
-    state = workspace.path / STATE
+    """Start the MLP variant; once an epoch is checkpointed and its progress written, freeze it
+    (SIGSTOP), check that it is mid-run (alive, fewer epochs saved than asked for), send `sig`
+    and let it go on. Returns (process, stderr, epochs saved)."""
+    state, live = workspace.path / STATE, workspace.path / LIVE
     proc = workspace.stage(*MLP, env=env)
     try:
         deadline = time.time() + 120
-        while not state.exists() and proc.poll() is None and time.time() < deadline:
+        while not (state.exists() and live.exists()) and proc.poll() is None \
+                and time.time() < deadline:
             time.sleep(0.005)
         proc.send_signal(signal.SIGSTOP)
         assert proc.poll() is None, "the run finished before it could be interrupted"
@@ -76,7 +77,8 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     # right after each epoch's checkpoint, so at most one epoch behind it)
     live = json.loads((workspace.path / LIVE).read_text())
     shown = live["live"]["epoch"]
-    assert live["live"]["stage"] == "train_mlp@2-residual-0" and shown in (saved, saved - 1)
+    assert live["live"]["stage"] == "train_mlp@2-residual-0"
+    assert shown >= 1 and shown in (saved, saved - 1)
     assert [row["epoch"] for row in live["history"]] == list(range(1, shown + 1))
     ref_history = (reference.path / f"plots/{VARIANT}.csv").read_text().splitlines()
     assert [f"{row['val_acc']:.6g}" for row in live["history"]] == [

@@ -14,7 +14,7 @@ VARIANT = "train_mlp@2-residual-0"
 def test_two_queued_experiments_run_in_parallel(dvc_repo):
     """... and each keeps its wandb run, in the repository's wandb/, named by the experiment
     (the queue's executors run in copies that DVC deletes)."""
-    dvc_repo.env = {**dvc_repo.env, "WANDB_MODE": "offline"}
+    dvc_repo.log_offline()
     for name, lr in (("q-slow", "0.001"), ("q-fast", "0.05")):
         dvc_repo.dvc("exp", "run", "--queue", "-n", name, "-S", f"train_mlp.train.lr={lr}",
                       VARIANT)
@@ -27,12 +27,12 @@ def test_two_queued_experiments_run_in_parallel(dvc_repo):
         time.sleep(2)
     assert status.count("Success") == 2, status + dvc_repo.dvc("queue", "logs", "q-fast").stdout
     found = dvc_repo.experiments()
-    accs = []
+    losses = []
     for name in ("q-slow", "q-fast"):
         data = found[name]["data"]
         assert data["params"]["params.yaml"]["data"]["train_mlp"]["train"]["lr"] in (0.001, 0.05)
-        accs.append(data["metrics"]["live/metrics.json"]["data"]["live"]["min_val_loss"])
-    assert accs[0] != accs[1]
+        losses.append(data["metrics"]["live/metrics.json"]["data"]["live"]["min_val_loss"])
+    assert losses[0] != losses[1]
     assert [len(dvc_repo.wandb_runs(name)) for name in ("q-slow", "q-fast")] == [1, 1]
     # nothing either run wrote landed in the workspace outside declared outputs or ignores
     assert dvc_repo.run("git", "status", "--porcelain").stdout == ""

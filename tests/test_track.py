@@ -80,9 +80,29 @@ def test_wandb_mode_env_then_settings_then_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert wandb_mode(project) == "disabled"  # the environment wins over both
     monkeypatch.delenv("WANDB_MODE")
-    (tmp_path / "config" / "settings").unlink()
     write_settings(project / "wandb" / "settings", base_url="https://api.wandb.ai")
+    assert wandb_mode(project) == "online"  # a project file without a mode: the global one's
+    write_settings(tmp_path / "config" / "settings", mode="offline")
+    assert wandb_mode(project) == "offline"
+    (tmp_path / "config" / "settings").unlink()
     assert wandb_mode(project) == "online"  # what `wandb online` leaves: the file, no mode
+
+
+@pytest.mark.slow
+def test_tracker_runs_in_the_mode_the_settings_give(tmp_path, monkeypatch):
+    """No WANDB_MODE: the project's `wandb offline` setting makes a real offline run there; with
+    no setting at all, reslab's default is offline too (a run without a network)."""
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    for project, settings in ((tmp_path / "set", True), (tmp_path / "unset", False)):
+        if settings:
+            write_settings(project / "wandb" / "settings", mode="offline")
+        monkeypatch.setenv("DVC_ROOT", str(project))
+        t = Tracker(True, "reslab-test", "run", "group", {})
+        assert t.run is not None and t.run.settings.mode == "offline"
+        t.finish()
+        assert len(list((project / "wandb").glob("offline-run-*"))) == 1
 
 
 @pytest.mark.slow

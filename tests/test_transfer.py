@@ -24,6 +24,7 @@ from reslab.transfer import (
     extract_features,
     feature_data,
     freeze,
+    linear_svm,
     load_cnn,
     unstandardised_head,
     with_new_head,
@@ -176,6 +177,13 @@ def test_svm_stage_on_generated_features(tmp_path):
     metrics = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())
     assert metrics["test_acc"] > 80 and metrics["C"] in (0.01, 1.0)
     assert set(metrics) >= {"test_acc", "val_acc", "C"}
+
+
+def test_svm_solver_is_set_not_left_to_the_installed_version():
+    """More samples than features (CIFAR-100: 45,000 x 256): liblinear's primal problem; fewer:
+    the dual. Never scikit-learn's default, which changed between versions."""
+    assert linear_svm(1.0, 100, 45_000, 256)[-1].get_params()["dual"] is False
+    assert linear_svm(1.0, 100, 200, 256)[-1].get_params()["dual"] is True
 
 
 @pytest.mark.slow  # the shipped recipe: 4 optimizers x 40 epochs

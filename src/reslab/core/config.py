@@ -29,7 +29,7 @@ class RuntimeConfig:
     dependency, so switching wandb or progress bars off re-trains nothing."""
 
     device: str = "auto"  # auto = CUDA when present (cuda:LOCAL_RANK under torchrun), else CPU
-    wandb: bool = True  # mode from WANDB_MODE (default offline)
+    wandb: bool = True  # mode: WANDB_MODE, wandb's settings, else offline (core.track)
     wandb_project: str = "reslab"
     progress: bool = True  # tqdm bars (shown only on a terminal)
 

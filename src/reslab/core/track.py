@@ -75,10 +75,10 @@ def _mode_in(settings: Path) -> str | None:
 
 
 def wandb_mode(directory: Path) -> str:
-    """`WANDB_MODE`; else the mode `wandb offline` wrote to the project's settings
-    (`<directory>/wandb/settings`, then the global `$WANDB_CONFIG_DIR/settings`); else online if
-    `wandb online` cleared it (the project's settings file is left without a mode); else
-    offline, so that a laptop without a wandb account logs locally. Passed to `wandb.init`
+    """`WANDB_MODE`; else the mode `wandb offline` (or `wandb disabled`) wrote to the project's
+    settings (`<directory>/wandb/settings`, then the global `$WANDB_CONFIG_DIR/settings`); else
+    online if `wandb online` cleared it (the project's settings file is left without a mode);
+    else offline, so that a laptop without a wandb account logs locally. Passed to `wandb.init`
     explicitly: in an experiment's copy wandb would not find the project's settings itself."""
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]

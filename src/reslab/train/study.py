@@ -171,7 +171,7 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         "trainable_params": trainable,
         "trainable_fraction": round(trainable / total, 6),
         "train_seconds": round(result.train_seconds, 2),
-        "run": chosen.record(device, distributed.world_size()),  # what ran: dvc metrics diff
+        "run": chosen.record(device, distributed.world_size()),  # what ran, for metrics diff
     }
     checkpoint.save_model(out.model, saved, saved.spec)
     write_table(out.history, result.history)
