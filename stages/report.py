@@ -108,9 +108,10 @@ def main(argv: list[str]) -> None:
                      for d in cfg.depths), f"figures/{curves.name}"]
         why = lab.comparable(name, manifests[cfg.dataset], cfg.train_subset, cfg.train.epochs,
                              cfg.width)
+        recipe = lab.recipe_differs(name, cfg.train, getattr(cfg, "augment", None))
         sections.append(study_section(label, metrics, stats[name], refs,
                                       scale(cfg.train_subset, cfg.train.epochs, cfg.width), why,
-                                      figures))
+                                      figures, recipe))
 
     cnn = cfgs["train_cnn"]
     lab_recipe = stats["train_cnn"].get(str(imp.depth), {}).get("residual") \
@@ -118,8 +119,10 @@ def main(argv: list[str]) -> None:
     improved = read_json("metrics/improve_cnn.json")
     why_imp = lab.comparable("improve_cnn", manifests[imp.dataset], imp.train_subset,
                              imp.train.epochs, imp.width)
+    backbone = lab.recipe_differs("improve_cnn", imp.train, imp.augment)
     sections.append(improved_section(improved, lab_recipe,
-                                     scale(imp.train_subset, imp.train.epochs, imp.width), why_imp))
+                                     scale(imp.train_subset, imp.train.epochs, imp.width), why_imp,
+                                     backbone))
 
     manifest = manifests[tr.dataset]
     source = f"`{tr.dataset}` from {manifest['source']}"
@@ -145,7 +148,7 @@ def main(argv: list[str]) -> None:
         why_tr = f"the backbone is not at the lab's scale ({why_imp})"
     sections.append(transfer_section(
         svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs) + " per rung",
-        why_tr, source, f"figures/{ladder_png.name}"))
+        why_tr, source, f"figures/{ladder_png.name}", lab.transfer_recipes(tr, backbone)))
 
     write_metrics("metrics/summary.json", {"summary": headline(stats, improved, svm, ladders,
                                                                single)})

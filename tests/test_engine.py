@@ -96,6 +96,29 @@ def test_early_stopping_keeps_a_real_copy():
     assert not torch.equal(stopper.best_state["1.weight"], model[1].weight)
 
 
+def scripted_validation(monkeypatch, losses):
+    """fit's validation losses, in order; training runs for real."""
+    scripted = iter(losses)
+    real_run_epoch = engine.run_epoch
+
+    def fake_run_epoch(model, loader, loss_fn, optimizer=None, **kw):
+        if optimizer is not None:
+            return real_run_epoch(model, loader, loss_fn, optimizer, **kw)
+        return {"loss": next(scripted), "acc": 50.0}
+
+    monkeypatch.setattr(engine, "run_epoch", fake_run_epoch)
+
+
+def test_min_delta_counts_patience_but_the_lowest_loss_is_kept(monkeypatch):
+    """1.0, 0.9995, 0.999 with min_delta 1e-3: neither later epoch is an improvement for
+    patience (2 bad epochs: stop), but epoch 3 has the lowest loss, so its weights are kept."""
+    scripted_validation(monkeypatch, [1.0, 0.9995, 0.999, 0.5])
+    result = fit(tiny_model(), *make_loaders(),
+                 cfg(epochs=4, early_stop_patience=2, early_stop_min_delta=1e-3))
+    assert result.epochs_run == 3
+    assert result.selected_epoch == 3 and result.min_val_loss == 0.999
+
+
 def test_fit_restores_best_weights_and_stops(monkeypatch):
     """Scripted validation losses: best at epoch 2, patience 2 -> stops after epoch 4, weights of
     epoch 2 restored (the lab kept the last epoch's)."""

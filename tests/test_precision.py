@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from torch import nn
 
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
@@ -99,7 +100,8 @@ def test_prepare_puts_the_model_in_the_chosen_format_and_resolves_the_recipe(cpu
     cfg, chosen = precision.prepare(model, TrainConfig(bf16="auto", channels_last="auto"), CPU)
     assert (cfg.bf16, cfg.channels_last) == (False, True) == (chosen.bf16, chosen.channels_last)
     assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert chosen.record(CPU, 1) == {"bf16": 0, "channels_last": 1, "cuda": 0, "world_size": 1}
+    assert chosen.record(CPU, 1) == {"bf16": 0, "channels_last": 1, "cuda": 0, "world_size": 1,
+                                     "tf32": 0}
 
 
 def test_the_engine_and_loaders_refuse_an_unresolved_auto():
@@ -139,7 +141,8 @@ def test_a_width_4_cnn_stage_records_what_ran_and_never_hangs(workspace):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "channels_last: true ignored" in proc.stdout
     metrics = json.loads((workspace.path / "metrics/train_cnn/9-residual-0.json").read_text())
-    assert metrics["run"] == {"bf16": 0, "channels_last": 0, "cuda": 0, "world_size": 1}
+    assert metrics["run"] == {"bf16": 0, "channels_last": 0, "cuda": 0, "world_size": 1,
+                              "tf32": 0}
 
     workspace.set_params({"train_cnn": {"train": {"channels_last": "auto"}}})
     proc = workspace.run(*CNN_STAGE)
@@ -147,4 +150,44 @@ def test_a_width_4_cnn_stage_records_what_ran_and_never_hangs(workspace):
     metrics = json.loads((workspace.path / "metrics/train_cnn/9-residual-0.json").read_text())
     assert metrics["run"] == {"bf16": int(precision.cpu_native_bf16()),
                               "channels_last": int(precision.cpu_avx512()), "cuda": 0,
-                              "world_size": 1}
+                              "world_size": 1, "tf32": 0}
+
+
+class FlagRecorder(nn.Module):
+    """Records the fp32 precision of matmuls and cuDNN convolutions each time it runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear, self.seen = nn.Linear(2, 2), []
+
+    def forward(self, x):
+        self.seen.append((torch.backends.cuda.matmul.fp32_precision,
+                          torch.backends.cudnn.conv.fp32_precision))
+        return self.linear(x.flatten(1))
+
+    def features(self, x):
+        return self(x)
+
+
+def test_evaluation_and_features_run_in_ieee_fp32():
+    """Training may allow TF32 on a GPU; evaluation and feature extraction turn it off for their
+    duration and give the setting back."""
+    from reslab.data.loader import BatchLoader, Split
+    from reslab.train.engine import evaluate
+    from reslab.transfer import extract_features
+
+    flags = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+    before = [f.fp32_precision for f in flags]
+    split = Split(torch.zeros(4, 1, 2, 1, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]))
+    loader = BatchLoader(split, 2, torch.tensor([0.5]), torch.tensor([0.25]))
+    model = FlagRecorder()
+    try:
+        for f in flags:
+            f.fp32_precision = "tf32"
+        evaluate(model, loader, progress=False)
+        extract_features(model, loader)
+        after = [f.fp32_precision for f in flags]
+    finally:
+        for f, value in zip(flags, before, strict=True):
+            f.fp32_precision = value
+    assert model.seen == [("ieee", "ieee")] * 4 and after == ["tf32", "tf32"]

@@ -4,12 +4,13 @@ import dataclasses
 import math
 
 import pytest
+import yaml
 
 from conftest import ROOT, load_script
 from reslab.core import config
 from reslab.report import lab
 from reslab.report.collect import accuracy_statistics
-from reslab.report.results import study_section, transfer_section
+from reslab.report.results import improved_section, study_section, transfer_section
 from reslab.report.stats import describe, paired_difference
 
 
@@ -71,19 +72,50 @@ def test_lab_comparison_only_at_lab_scale_on_the_real_dataset():
 
 def test_no_difference_column_away_from_the_lab_scale():
     metrics = {10: {"plain": {0: {"val_acc_at_min_loss": 80.0, "test_acc": 80.0}},
-                    "residual": {0: {"val_acc_at_min_loss": 85.0, "test_acc": 85.0}}}}
+                    "residual": {0: {"val_acc_at_min_loss": 86.0, "test_acc": 85.0}}}}
     stats = accuracy_statistics(metrics)
     reduced = study_section("MLP", metrics, stats, lab.MLP, "scale", "4 epochs (the lab: 20)", [])
     assert "| 89.60 (test) | — |" in reduced and "No lab comparison" in reduced
     full = study_section("MLP", metrics, stats, lab.MLP, "scale", None, [])
-    assert "| 89.60 (test) | -9.60 |" in full and "| 96.04 (val) | -11.04 |" in full
+    # like with like: the lab's plain number is a test accuracy, its residual one a validation one
+    assert "| 89.60 (test) | -9.60 (test − test) |" in full
+    assert "| 96.04 (val) | -10.04 (val − val) |" in full
     m = {"test_acc": 48.63, "val_acc": 50.0, "val_acc_at_min_loss": 50.0,
          "trainable_fraction": 1.0}
     ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
                                        "finetune_ft2")}}
+    recipes = {("svm", ""): None, ("finetune_full", "adam"): "beyond the lab"} | {
+        (r, "adam"): None for r in ladders["adam"]}
     section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
-                               "the data is not the real cifar100 (10 classes)", "src", "f.png")
+                               "the data is not the real cifar100 (10 classes)", "src", "f.png",
+                               recipes)
     assert "+48.63" not in section and "+6.66" not in section and "| 41.97 (test) | — |" in section
+
+
+def test_a_different_recipe_is_never_a_plain_improvement():
+    """At the lab's scale, a row whose recipe is not the lab's shows both numbers and marks
+    the difference; params.yaml's studies follow the lab, improve_cnn and the transfer do not."""
+    improved = {"test_acc": 91.0, "val_acc_at_min_loss": 90.44}
+    differs = lab.recipe_differs("improve_cnn", config.ImproveConfig().train,
+                                 config.ImproveConfig().augment)
+    section = improved_section(improved, None, "scale", None, "optimizer adamw (the lab: adam)")
+    assert "| 89.44 (val) | different recipe: +1.00 (val − val) |" in section
+    assert "Our recipe is not the lab's (optimizer adamw (the lab: adam))" in section
+    assert "different recipe" not in improved_section(improved, None, "scale", None, None)
+    assert differs  # the dataclass defaults are not the lab's improved recipe either
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    mlp = config.build(config.MLPStudyConfig, params["train_mlp"], "train_mlp")
+    cnn = config.build(config.CNNStudyConfig, params["train_cnn"], "train_cnn")
+    imp = config.build(config.ImproveConfig, params["improve_cnn"], "improve_cnn")
+    tr = config.build(config.TransferConfig, params["transfer"], "transfer")
+    assert lab.recipe_differs("train_mlp", mlp.train) is None
+    assert lab.recipe_differs("train_cnn", cnn.train, cnn.augment) is None
+    backbone = lab.recipe_differs("improve_cnn", imp.train, imp.augment)
+    assert backbone.startswith("optimizer adamw (the lab: adam); lr 0.002 (the lab: 0.001)")
+    recipes = lab.transfer_recipes(tr, backbone)
+    assert all(recipes[key] for key in recipes)  # every transfer row: another recipe
+    assert lab.PROBE in recipes[("linear_probe", "adam")]
+    assert lab.transfer_recipes(tr, None)[("svm", "")] is None  # the SVM: only the backbone
 
 
 def test_best_of_a_rung_is_chosen_on_validation_not_test():

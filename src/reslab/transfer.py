@@ -17,7 +17,7 @@ from reslab.core.errors import CheckpointError, DataError
 from reslab.data.loader import BatchLoader, Prepared, Split
 from reslab.models import build_model
 from reslab.models.cnn import CNN
-from reslab.train import checkpoint
+from reslab.train import checkpoint, precision
 
 BACKBONE = "models/improve_cnn.pt"  # written by improve_cnn, where every transfer stage starts
 RUNGS = {"linear_probe": 0, "finetune_ft0": 1, "finetune_ft1": 2, "finetune_ft2": 3,
@@ -62,9 +62,11 @@ def freeze(model: CNN, trainable_blocks: int | None) -> None:
 
 @torch.inference_mode()
 def extract_features(model: CNN, loader: BatchLoader) -> np.ndarray:
-    """Pooled backbone features (eval mode, fp32, loader without augmentation) as float32."""
+    """Pooled backbone features (eval mode, IEEE fp32 with TF32 off on a GPU, loader without
+    augmentation) as float32."""
     model.eval()
-    return torch.cat([model.features(x).float().cpu() for x, _ in loader]).numpy()
+    with precision.ieee_fp32():
+        return torch.cat([model.features(x).float().cpu() for x, _ in loader]).numpy()
 
 
 STD_FLOOR = 0.1  # of the median feature std: a near-dead channel is not blown up

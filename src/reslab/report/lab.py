@@ -1,9 +1,13 @@
-"""The original lab's reported numbers and the scale they were measured at (docs/lab.md).
+"""The original lab's reported numbers, the scale and the recipe they were measured with
+(docs/lab.md).
 
 Top-1 accuracy in percent. Each entry says which split the lab measured: it rarely measured
-test accuracy, so a difference against a `val` number compares our test accuracy with its
-validation accuracy. A difference is shown only where a section ran at the lab's scale on the
-real dataset (`comparable`).
+test accuracy, so a `val` number is compared with our validation accuracy of the selected epoch
+(`val_acc_at_min_loss`: the accuracy of the weights kept, which is what the lab meant to report;
+its "best" weights were in fact the last epoch's), a `test` one with our test accuracy. A
+difference is shown only where a section ran at the lab's scale on the real dataset
+(`comparable`), and is marked "different recipe" where our recipe is not the lab's
+(`recipe_differs`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,65 @@ SCALE = {  # section -> (dataset, width, epochs) of the lab's runs; all training
     "improve_cnn": ("cifar10", 32, 20),
     "transfer": ("cifar100", None, 30),  # the lab named no budget: our default per rung
 }
+
+
+RECIPE = {  # section -> what the lab's recipe fixes (docs/lab.md), as our params name it
+    "train_mlp": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "batch_size": 256,
+                  "scheduler": "none", "label_smoothing": 0.0},
+    "train_cnn": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
+                  "scheduler": "plateau", "plateau_factor": 0.5, "plateau_patience": 2,
+                  "early_stop_patience": 5, "early_stop_min_delta": 1e-3,
+                  "label_smoothing": 0.0},
+    "finetune": {"batch_size": 64, "early_stop_patience": 6, "label_smoothing": 0.0},
+}
+RECIPE["improve_cnn"] = RECIPE["train_cnn"]
+AUGMENT = {  # section -> the lab's train-only augmentation (crop padding, flip, colour jitter)
+    "train_cnn": {"crop_padding": 0, "flip": False, "brightness": 0.0, "contrast": 0.0,
+                  "saturation": 0.0, "hue": 0.0},
+    "improve_cnn": {"crop_padding": 4, "flip": True, "brightness": 0.0, "contrast": 0.0,
+                    "saturation": 0.0, "hue": 0.0},
+    "finetune_ft2_aug": {"crop_padding": 4, "flip": True, "brightness": 0.2, "contrast": 0.2,
+                         "saturation": 0.2, "hue": 0.1},
+}
+AUGMENT["finetune"] = AUGMENT["train_cnn"]
+FINETUNE_LR = {"adam": 1e-4, "adamw": 1e-4, "sgd": 1e-2, "sgd_momentum": 1e-2}
+PROBE = ("a head on standardised features of the frozen backbone, BatchNorm frozen (the lab "
+         "trained the head on images and let BatchNorm re-estimate its statistics)")
+
+
+def recipe_differs(section: str, train, augment=None, augment_of: str | None = None) -> str | None:
+    """None when `train` (a TrainConfig) and `augment` (an AugmentConfig; the lab's of
+    `augment_of`, default `section`) are the lab's recipe for `section` ("finetune" for a rung
+    of a ladder); else what differs."""
+    lab = dict(RECIPE[section])
+    if section == "finetune":
+        lab |= {"lr": FINETUNE_LR[train.optimizer]}
+    why = [f"{k} {getattr(train, k)} (the lab: {v})" for k, v in lab.items()
+           if getattr(train, k) != v]
+    if augment is not None:
+        why += [f"augment.{k} {getattr(augment, k)} (the lab: {v})"
+                for k, v in AUGMENT[augment_of or section].items() if getattr(augment, k) != v]
+    return "; ".join(why) or None
+
+
+def transfer_recipes(tr, backbone: str | None) -> dict[tuple[str, str], str | None]:
+    """(rung, optimizer) -> how that transfer row's recipe differs from the lab's, ("svm", "")
+    for the SVM. `tr`: the TransferConfig; `backbone`: how improve_cnn's recipe differs. Every
+    rung starts, through the ladder, from our probe (`PROBE`), so it differs at least there."""
+    base = f"the backbone: {backbone}" if backbone else None
+    svm = None if (tr.svm_C, tr.svm_max_iter) == ([1.0], 5000) else \
+        f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C 1, max_iter 5000)"
+    out = {("svm", ""): "; ".join(w for w in (base, svm) if w) or None}
+    for opt in tr.optimizers:
+        out[("linear_probe", opt)] = "; ".join(w for w in (base, PROBE) if w)
+        rung = recipe_differs("finetune", tr.finetune.recipe(opt), tr.finetune.augment)
+        for name in ("finetune_ft0", "finetune_ft1", "finetune_ft2"):
+            out[(name, opt)] = "; ".join(w for w in (base, "from our probe", rung) if w)
+    aug = recipe_differs("finetune", tr.ft2_aug.train, tr.ft2_aug.augment, "finetune_ft2_aug")
+    out[("finetune_ft2_aug", tr.ft2_aug.train.optimizer)] = "; ".join(
+        w for w in (base, "from our probe", aug) if w)
+    out[("finetune_full", tr.full.train.optimizer)] = "beyond the lab"
+    return out
 
 
 def real_dataset(manifest: dict, name: str) -> bool:

@@ -18,12 +18,22 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
-def versus(ours: float | None, ref: tuple | None, comparable: bool) -> list[str]:
-    """[lab number (split), our minus lab]; the difference only at the lab's scale."""
+def versus(ours: dict[str, float], ref: tuple | None, comparable: bool,
+           recipe: str | None = None) -> list[str]:
+    """[lab number (split), ours − lab on the lab's split]: `ours` holds our "test" and "val"
+    accuracy, and a lab validation number is compared with our validation accuracy, test with
+    test. The difference only at the lab's scale; with another recipe it says so."""
     if ref is None:
         return ["—", "—"]
-    diff = f"{ours - ref[0]:+.2f}" if comparable and ours is not None else "—"
-    return [f"{ref[0]:.2f} ({ref[1]})", diff]
+    value, split = ref[:2]
+    if not comparable or ours.get(split) is None:
+        return [f"{value:.2f} ({split})", "—"]
+    diff = f"{ours[split] - value:+.2f} ({split} − {split})"
+    return [f"{value:.2f} ({split})", f"different recipe: {diff}" if recipe else diff]
+
+
+def recipe_note(recipe: str | None) -> str:
+    return f" Our recipe is not the lab's ({recipe})." if recipe else ""
 
 
 def scale(subset: int, epochs: int, width: int | None = None) -> str:
@@ -43,7 +53,7 @@ def spread(s: dict) -> str:
 
 
 def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note: str,
-                  why_not: str | None, figures: list[str]) -> str:
+                  why_not: str | None, figures: list[str], recipe: str | None = None) -> str:
     """`metrics`: depth -> arch -> seed -> metrics; `stats`: `metrics/analyze/<study>.json`
     (`collect.accuracy_statistics`, written by analyze_<study>)."""
     rows, gaps = [], []
@@ -53,8 +63,9 @@ def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note
             a = s[arch]
             val = statistics.fmean(m["val_acc_at_min_loss"] for m in runs.values())
             rows.append([depth, arch, a["n"], spread(a), f"{a['min']:.2f} – {a['max']:.2f}",
-                         pct(val), *versus(a["mean"], refs.get(depth, {}).get(arch),
-                                           why_not is None)])
+                         pct(val), *versus({"test": a["mean"], "val": val},
+                                           refs.get(depth, {}).get(arch), why_not is None,
+                                           recipe)])
         if "residual_minus_plain" in s:
             g = s["residual_minus_plain"]
             ci = f"[{g['ci95_low']:+.2f}, {g['ci95_high']:+.2f}]" if "ci95_low" in g else \
@@ -65,47 +76,57 @@ def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note
     gap_table = table(["depth", "residual − plain (mean)", "95% interval (Student t)",
                        "pairs"], gaps) if gaps else ""
     images = "\n".join(f"![{f.rsplit('/', 1)[-1][:-4]}]({f})" for f in figures)
-    return (f"## {title}\n\nScale: {scale_note}. {comparison_note(why_not)}\n\n{body}\n\n"
+    return (f"## {title}\n\nScale: {scale_note}. {comparison_note(why_not)}{recipe_note(recipe)}"
+            f"\n\n{body}\n\n"
             f"Paired by seed, test accuracy:\n\n{gap_table}\n\n{images}\n")
 
 
 def improved_section(improved: dict, lab_recipe: dict | None, scale_note: str,
-                     why_not: str | None) -> str:
-    """`lab_recipe`: the CNN study's residual variant of the same depth, same scale (or None)."""
+                     why_not: str | None, recipe: str | None = None) -> str:
+    """`lab_recipe`: the CNN study's residual variant of the same depth, same scale (or None);
+    `recipe`: how ours differs from the lab's improved recipe (or None)."""
     rows = [["improved backbone (improve_cnn)", pct(improved["test_acc"]),
              pct(improved["val_acc_at_min_loss"]),
-             *versus(improved["test_acc"], lab.IMPROVED, why_not is None)]]
+             *versus(accuracies(improved), lab.IMPROVED, why_not is None, recipe)]]
     if lab_recipe is not None:
         rows.append(["lab recipe, same depth (train_cnn, residual, mean over seeds)",
                      spread(lab_recipe), "—", "—", "—"])
     rows.append(["ResNet-20, He et al. 2016 (reference)", "—", "—",
                  f"{lab.RESNET20_PAPER[0]:.2f} (test)", "—"])
     return (f"## Improved backbone (CIFAR-10)\n\nScale: {scale_note}. {comparison_note(why_not)}"
-            "\n\n" + table(["model", "test acc", "val acc at min val loss", "lab",
-                            "ours − lab"], rows) + "\n")
+            f"{recipe_note(recipe)}\n\n" + table(["model", "test acc", "val acc at min val loss",
+                                                   "lab", "ours − lab"], rows) + "\n")
+
+
+def accuracies(m: dict) -> dict[str, float]:
+    """A training stage's test accuracy and validation accuracy of its selected epoch."""
+    return {"test": m["test_acc"], "val": m["val_acc_at_min_loss"]}
 
 
 def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict]],
                      scale_note: str, why_not: str | None, source_note: str,
-                     figure: str) -> str:
-    """`single`: rung -> (optimizer, metrics) for FT2+aug and the full fine-tune."""
+                     figure: str, recipes: dict[tuple[str, str], str | None]) -> str:
+    """`single`: rung -> (optimizer, metrics) for FT2+aug and the full fine-tune; `recipes`:
+    (rung, optimizer) -> how that row's recipe differs from the lab's ("svm" for the SVM)."""
     ok = why_not is None
     rows = [["SVM on features", "—", pct(svm["test_acc"]), pct(svm["val_acc"]), "—",
-             *versus(svm["test_acc"], lab.SVM, ok)]]
+             *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
+                     recipes[("svm", "")])]]
     for rung, label in LADDER.items():
         ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
         for opt, rungs in ladders.items():
             m = rungs[rung]
             ref = (ref_value, ref_split) if opt == ref_opt else None
             rows.append([label, opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
-                         f"{100 * m['trainable_fraction']:.1f}%", *versus(m["test_acc"], ref, ok)])
+                         f"{100 * m['trainable_fraction']:.1f}%",
+                         *versus(accuracies(m), ref, ok, recipes[(rung, opt)])])
     labels = {"finetune_ft2_aug": "FT2 + augmentation", "finetune_full": "full fine-tune (beyond "
               "the lab: every layer, improved recipe)"}
     for rung, (opt, m) in single.items():
         ref = lab.TRANSFER.get(rung)
         rows.append([labels[rung], opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
                      f"{100 * m['trainable_fraction']:.1f}%",
-                     *versus(m["test_acc"], ref[:2] if ref else None, ok)])
+                     *versus(accuracies(m), ref[:2] if ref else None, ok, recipes[(rung, opt)])])
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
             + f". {comparison_note(why_not)}\n\n"
             + table(["rung", "optimizer", "test acc", "val acc at min val loss", "trainable",
@@ -121,7 +142,9 @@ the lowest validation loss (*val acc at min val loss* is the validation accuracy
 Spreads are over the seeds of the study (`seeds` in params.yaml): mean ± sample standard
 deviation, and for residual − plain the mean of the per-seed differences with its 95% Student-t
 interval. *lab* is the original study's number and the split it was measured on (it rarely
-measured test accuracy; see docs/lab.md); *ours − lab* is shown only where a section ran at the
-lab's scale on the real dataset. Model selection (early stopping, SVM C) uses the validation
-split only.
+measured test accuracy; see docs/lab.md); *ours − lab* compares like with like, on the lab's
+split (our validation accuracy at the selected epoch with a lab validation number, test with
+test), and says which. It is shown only where a section ran at the lab's scale on the real
+dataset, and reads "different recipe" where ours is not the lab's. Model selection (early
+stopping, SVM C) uses the validation split only.
 """

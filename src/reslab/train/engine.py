@@ -66,23 +66,30 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
 
 @dataclass
 class EarlyStopping:
-    """Track the best validation loss and keep a real copy of the weights that achieved it."""
+    """Keep a real copy of the weights of the lowest validation loss, and count patience.
+
+    `min_delta` counts patience only: an epoch that improves on the last real improvement by no
+    more than `min_delta` is a bad epoch, but if its loss is the lowest so far its weights are
+    kept, so the selected epoch is always the true minimum (Keras' `restore_best_weights` keeps
+    the last epoch that beat `min_delta` instead)."""
 
     patience: int = 0  # 0: never stop early, but still remember the best weights
     min_delta: float = 0.0
-    best_loss: float = float("inf")
+    best_loss: float = float("inf")  # the lowest so far: its weights are kept
     best_epoch: int = -1
     bad_epochs: int = 0
     best_state: dict = field(default_factory=dict)
+    improved_loss: float = float("inf")  # the loss at the last improvement by more than min_delta
 
-    def update(self, val_loss: float, epoch: int, model: nn.Module) -> bool:
-        """Record this epoch; True if it improved on the best by more than min_delta."""
-        if val_loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+    def update(self, val_loss: float, epoch: int, model: nn.Module) -> None:
+        """Record this epoch's validation loss (0-based `epoch`)."""
+        if val_loss < self.improved_loss - self.min_delta:
+            self.improved_loss, self.bad_epochs = val_loss, 0
+        else:
+            self.bad_epochs += 1
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch = val_loss, epoch
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            return True
-        self.bad_epochs += 1
-        return False
 
     @property
     def should_stop(self) -> bool:
@@ -90,7 +97,8 @@ class EarlyStopping:
 
     def state_dict(self) -> dict:
         return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs, "best_state": self.best_state}
+                "bad_epochs": self.bad_epochs, "best_state": self.best_state,
+                "improved_loss": self.improved_loss}
 
     def load_state_dict(self, state: dict) -> None:
         for key, value in state.items():
@@ -140,10 +148,11 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
 
 
 def evaluate(model: nn.Module, loader: BatchLoader, progress: bool = True) -> dict[str, float]:
-    """Loss and accuracy in fp32 (whatever precision the model trained in), with rank 0's
-    BatchNorm statistics on every rank."""
+    """Loss and accuracy in IEEE fp32 (whatever precision the model trained in, TF32 off on a
+    GPU), with rank 0's BatchNorm statistics on every rank."""
     distributed.broadcast_buffers(model)
-    return run_epoch(model, loader, nn.CrossEntropyLoss(), progress=progress)
+    with precision.ieee_fp32():
+        return run_epoch(model, loader, nn.CrossEntropyLoss(), progress=progress)
 
 
 def duration_check(desc: str, epochs: int, steps_per_epoch: int, device: torch.device):

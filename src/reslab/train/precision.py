@@ -14,6 +14,7 @@ as the CPU's limit, so an AVX-512 machine emulating an AVX2 one chooses as that 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -37,8 +38,12 @@ class Precision:
     channels_last: bool
 
     def record(self, device: torch.device, world_size: int) -> dict[str, int]:
+        """What ran, as numbers: `tf32` is whether training's fp32 convolutions ran in TF32
+        (PyTorch's default for cuDNN; evaluation never does: `ieee_fp32`)."""
+        cuda = device.type == "cuda"
         return {"bf16": int(self.bf16), "channels_last": int(self.channels_last),
-                "cuda": int(device.type == "cuda"), "world_size": world_size}
+                "cuda": int(cuda), "world_size": world_size,
+                "tf32": int(cuda and torch.backends.cudnn.conv.fp32_precision == "tf32")}
 
 
 def _onednn_isa() -> str:
@@ -117,3 +122,20 @@ def require_resolved(cfg: Recipe) -> None:
     for key in ("bf16", "channels_last"):
         if not isinstance(getattr(cfg, key), bool):
             raise ValueError(f"{key}={getattr(cfg, key)!r}: resolve it with precision.prepare")
+
+
+@contextlib.contextmanager
+def ieee_fp32():
+    """Full-precision fp32 matmuls and cuDNN convolutions inside the block, whatever training
+    chose: on Ampere and later GPUs cuDNN runs fp32 convolutions in TF32 by default, so
+    evaluation and features would not be the fp32 that re-scoring a saved model reproduces.
+    (No effect on a CPU, whose fp32 is IEEE.)"""
+    flags = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+    saved = [f.fp32_precision for f in flags]
+    for f in flags:
+        f.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        for f, value in zip(flags, saved, strict=True):
+            f.fp32_precision = value
