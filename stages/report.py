@@ -148,7 +148,7 @@ def main(argv: list[str]) -> None:
         why_tr = f"the backbone is not at the lab's scale ({why_imp})"
     sections.append(transfer_section(
         svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs) + " per rung",
-        why_tr, source, f"figures/{ladder_png.name}", lab.transfer_recipes(tr, backbone)))
+        why_tr, source, f"figures/{ladder_png.name}", lab.transfer_recipes(tr), backbone))
 
     write_metrics("metrics/summary.json", {"summary": headline(stats, improved, svm, ladders,
                                                                single)})

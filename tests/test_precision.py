@@ -191,3 +191,17 @@ def test_evaluation_and_features_run_in_ieee_fp32():
         for f, value in zip(flags, before, strict=True):
             f.fp32_precision = value
     assert model.seen == [("ieee", "ieee")] * 4 and after == ["tf32", "tf32"]
+
+
+def test_tf32_is_recorded_where_it_runs(monkeypatch):
+    """`run.tf32`: fp32 training on an Ampere-or-later GPU at PyTorch's default for cuDNN; not
+    before Ampere, not under bf16, not with the setting off (checked without a GPU)."""
+    cuda = torch.device("cuda", 0)
+    fp32 = precision.Precision(bf16=False, channels_last=True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert fp32.record(cuda, 1)["tf32"] == 1
+    assert precision.Precision(bf16=True, channels_last=True).record(cuda, 1)["tf32"] == 0
+    with precision.ieee_fp32():
+        assert fp32.record(cuda, 1)["tf32"] == 0
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert fp32.record(cuda, 1)["tf32"] == 0

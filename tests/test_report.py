@@ -84,38 +84,62 @@ def test_no_difference_column_away_from_the_lab_scale():
          "trainable_fraction": 1.0}
     ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
                                        "finetune_ft2")}}
-    recipes = {("svm", ""): None, ("finetune_full", "adam"): "beyond the lab"} | {
-        (r, "adam"): None for r in ladders["adam"]}
     section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
                                "the data is not the real cifar100 (10 classes)", "src", "f.png",
-                               recipes)
+                               {})
     assert "+48.63" not in section and "+6.66" not in section and "| 41.97 (test) | — |" in section
 
 
+def shipped(section: str, cls):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return config.build(cls, params[section], section)
+
+
 def test_a_different_recipe_is_never_a_plain_improvement():
-    """At the lab's scale, a row whose recipe is not the lab's shows both numbers and marks
-    the difference; params.yaml's studies follow the lab, improve_cnn and the transfer do not."""
+    """At the lab's scale, a row whose recipe is not the lab's shows both numbers and marks the
+    difference; params.yaml's studies follow the lab, improve_cnn and the transfer do not."""
     improved = {"test_acc": 91.0, "val_acc_at_min_loss": 90.44}
-    differs = lab.recipe_differs("improve_cnn", config.ImproveConfig().train,
-                                 config.ImproveConfig().augment)
     section = improved_section(improved, None, "scale", None, "optimizer adamw (the lab: adam)")
     assert "| 89.44 (val) | different recipe: +1.00 (val − val) |" in section
     assert "Our recipe is not the lab's (optimizer adamw (the lab: adam))" in section
-    assert "different recipe" not in improved_section(improved, None, "scale", None, None)
-    assert differs  # the dataclass defaults are not the lab's improved recipe either
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    mlp = config.build(config.MLPStudyConfig, params["train_mlp"], "train_mlp")
-    cnn = config.build(config.CNNStudyConfig, params["train_cnn"], "train_cnn")
-    imp = config.build(config.ImproveConfig, params["improve_cnn"], "improve_cnn")
-    tr = config.build(config.TransferConfig, params["transfer"], "transfer")
+    assert "| 89.44 (val) | +1.00 (val − val) |" in improved_section(improved, None, "scale",
+                                                                    None, None)
+    mlp, cnn = shipped("train_mlp", config.MLPStudyConfig), shipped("train_cnn",
+                                                                    config.CNNStudyConfig)
     assert lab.recipe_differs("train_mlp", mlp.train) is None
     assert lab.recipe_differs("train_cnn", cnn.train, cnn.augment) is None
+    faster = dataclasses.replace(cnn.train, lr=3e-3, min_lr=0.0)
+    assert lab.recipe_differs("train_cnn", faster) == ("lr 0.003 (the lab: 0.001); "
+                                                       "min_lr 0.0 (the lab: 1e-06)")
+    imp = shipped("improve_cnn", config.ImproveConfig)
     backbone = lab.recipe_differs("improve_cnn", imp.train, imp.augment)
     assert backbone.startswith("optimizer adamw (the lab: adam); lr 0.002 (the lab: 0.001)")
-    recipes = lab.transfer_recipes(tr, backbone)
-    assert all(recipes[key] for key in recipes)  # every transfer row: another recipe
-    assert lab.PROBE in recipes[("linear_probe", "adam")]
-    assert lab.transfer_recipes(tr, None)[("svm", "")] is None  # the SVM: only the backbone
+    assert "plateau_factor" not in backbone and "min_delta" not in backbone  # inert for us
+
+
+def test_transfer_rows_say_how_their_recipe_differs():
+    tr = shipped("transfer", config.TransferConfig)
+    recipes = lab.transfer_recipes(tr)
+    assert ("svm", "") not in recipes  # the lab's C and iterations
+    assert recipes[("linear_probe", "adam")] == lab.PROBE
+    assert recipes[("finetune_ft1", "adamw")] == lab.RUNG  # the lab's lr and decay, batch 64
+    decayed = dataclasses.replace(tr.finetune, optim=dataclasses.replace(
+        tr.finetune.optim, adamw=config.OptimizerConfig(lr=1e-4, weight_decay=0.3)))
+    again = lab.transfer_recipes(dataclasses.replace(tr, finetune=decayed, svm_max_iter=100))
+    assert again[("finetune_ft0", "adamw")] == f"{lab.RUNG}; weight_decay 0.3 (the lab: 0.01)"
+    assert again[("svm", "")] == "C [1.0], max_iter 100 (the lab: C 1.0, max_iter 5000)"
+    m = {"test_acc": 40.0, "val_acc": 41.0, "val_acc_at_min_loss": 39.0, "trainable_fraction": 0.1}
+    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
+                                       "finetune_ft2")}}
+    single = {"finetune_full": ("adam", m)}
+    section = transfer_section(m, ladders, single, "scale", None, "src", "f.png", recipes)
+    assert "| 41.97 (test) | -1.97 (test − test) |" in section  # the SVM, as the lab's
+    assert "| 37.72 (val) | different recipe: +1.28 (val − val) |" in section  # LP adam
+    assert f"- LP adam: {lab.PROBE}" in section and "LP adamw" not in section  # rows shown only
+    on_ours = transfer_section(m, ladders, single, "scale", None, "src", "f.png", recipes,
+                               backbone="optimizer adamw (the lab: adam)")
+    assert "| 41.97 (test) | different recipe: -1.97 (test − test) |" in on_ours
+    assert "- the backbone, under every row: optimizer adamw (the lab: adam)" in on_ours
 
 
 def test_best_of_a_rung_is_chosen_on_validation_not_test():

@@ -2,12 +2,12 @@
 (docs/lab.md).
 
 Top-1 accuracy in percent. Each entry says which split the lab measured: it rarely measured
-test accuracy, so a `val` number is compared with our validation accuracy of the selected epoch
-(`val_acc_at_min_loss`: the accuracy of the weights kept, which is what the lab meant to report;
-its "best" weights were in fact the last epoch's), a `test` one with our test accuracy. A
-difference is shown only where a section ran at the lab's scale on the real dataset
-(`comparable`), and is marked "different recipe" where our recipe is not the lab's
-(`recipe_differs`).
+test accuracy. A `val` number is compared with our validation accuracy of the selected epoch
+(`val_acc_at_min_loss`), a `test` one with our test accuracy. The lab's validation numbers are
+of its last epoch (its restored "best" weights were the last epoch's: docs/lab.md), so val −
+val compares our selected epoch with the lab's last one. A difference is shown only where a
+section ran at the lab's scale on the real dataset (`comparable`), and is marked "different
+recipe" where our recipe is not the lab's (`recipe_differs`).
 """
 
 from __future__ import annotations
@@ -45,14 +45,20 @@ SCALE = {  # section -> (dataset, width, epochs) of the lab's runs; all training
 
 RECIPE = {  # section -> what the lab's recipe fixes (docs/lab.md), as our params name it
     "train_mlp": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "batch_size": 256,
-                  "scheduler": "none", "label_smoothing": 0.0},
+                  "scheduler": "none", "early_stop_patience": 0, "label_smoothing": 0.0},
     "train_cnn": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64,
                   "scheduler": "plateau", "plateau_factor": 0.5, "plateau_patience": 2,
-                  "early_stop_patience": 5, "early_stop_min_delta": 1e-3,
+                  "min_lr": 1e-6, "early_stop_patience": 5, "early_stop_min_delta": 1e-3,
                   "label_smoothing": 0.0},
     "finetune": {"batch_size": 64, "early_stop_patience": 6, "label_smoothing": 0.0},
 }
 RECIPE["improve_cnn"] = RECIPE["train_cnn"]
+FINETUNE = {  # optimizer -> the lab's lr, weight decay (torch's defaults) and momentum
+    "adam": {"lr": 1e-4, "weight_decay": 0.0},
+    "adamw": {"lr": 1e-4, "weight_decay": 1e-2},
+    "sgd": {"lr": 1e-2, "weight_decay": 0.0},
+    "sgd_momentum": {"lr": 1e-2, "weight_decay": 0.0, "momentum": 0.9},
+}
 AUGMENT = {  # section -> the lab's train-only augmentation (crop padding, flip, colour jitter)
     "train_cnn": {"crop_padding": 0, "flip": False, "brightness": 0.0, "contrast": 0.0,
                   "saturation": 0.0, "hue": 0.0},
@@ -62,43 +68,53 @@ AUGMENT = {  # section -> the lab's train-only augmentation (crop padding, flip,
                          "saturation": 0.2, "hue": 0.1},
 }
 AUGMENT["finetune"] = AUGMENT["train_cnn"]
-FINETUNE_LR = {"adam": 1e-4, "adamw": 1e-4, "sgd": 1e-2, "sgd_momentum": 1e-2}
 PROBE = ("a head on standardised features of the frozen backbone, BatchNorm frozen (the lab "
          "trained the head on images and let BatchNorm re-estimate its statistics)")
+RUNG = "from our probe, frozen BatchNorm in eval mode (the lab's kept re-estimating)"
 
 
 def recipe_differs(section: str, train, augment=None, augment_of: str | None = None) -> str | None:
     """None when `train` (a TrainConfig) and `augment` (an AugmentConfig; the lab's of
-    `augment_of`, default `section`) are the lab's recipe for `section` ("finetune" for a rung
-    of a ladder); else what differs."""
+    `augment_of`, default `section`) are the lab's recipe for `section` ("finetune" for a rung,
+    with the lab's settings of `train.optimizer`); else what differs. A key that does nothing in
+    our recipe (the plateau's settings without a plateau scheduler, min_delta without early
+    stopping) is not compared: the scheduler or the patience already says how they differ."""
     lab = dict(RECIPE[section])
     if section == "finetune":
-        lab |= {"lr": FINETUNE_LR[train.optimizer]}
+        lab |= FINETUNE[train.optimizer]
+
+    def inert(key: str) -> bool:
+        if key in ("plateau_factor", "plateau_patience"):
+            return train.scheduler != "plateau"
+        if key == "min_lr":  # the floor of the plateau and of the cosine schedule
+            return train.scheduler == "none"
+        return key == "early_stop_min_delta" and train.early_stop_patience == 0
+
     why = [f"{k} {getattr(train, k)} (the lab: {v})" for k, v in lab.items()
-           if getattr(train, k) != v]
+           if getattr(train, k) != v and not inert(k)]
     if augment is not None:
         why += [f"augment.{k} {getattr(augment, k)} (the lab: {v})"
                 for k, v in AUGMENT[augment_of or section].items() if getattr(augment, k) != v]
     return "; ".join(why) or None
 
 
-def transfer_recipes(tr, backbone: str | None) -> dict[tuple[str, str], str | None]:
-    """(rung, optimizer) -> how that transfer row's recipe differs from the lab's, ("svm", "")
-    for the SVM. `tr`: the TransferConfig; `backbone`: how improve_cnn's recipe differs. Every
-    rung starts, through the ladder, from our probe (`PROBE`), so it differs at least there."""
-    base = f"the backbone: {backbone}" if backbone else None
-    svm = None if (tr.svm_C, tr.svm_max_iter) == ([1.0], 5000) else \
-        f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C 1, max_iter 5000)"
-    out = {("svm", ""): "; ".join(w for w in (base, svm) if w) or None}
+def transfer_recipes(tr) -> dict[tuple[str, str], str]:
+    """(rung, optimizer) -> how that transfer row's own recipe differs from the lab's, ("svm",
+    "") for the SVM (absent when it does not); the backbone's is said once, by the report.
+    `tr`: the TransferConfig. The probe always differs (`PROBE`), and every rung starts from it
+    (`RUNG`)."""
+    out = {}
+    if (tr.svm_C, tr.svm_max_iter) != ([1.0], 5000):
+        out[("svm", "")] = (f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C 1.0, "
+                            "max_iter 5000)")
     for opt in tr.optimizers:
-        out[("linear_probe", opt)] = "; ".join(w for w in (base, PROBE) if w)
+        out[("linear_probe", opt)] = PROBE
         rung = recipe_differs("finetune", tr.finetune.recipe(opt), tr.finetune.augment)
         for name in ("finetune_ft0", "finetune_ft1", "finetune_ft2"):
-            out[(name, opt)] = "; ".join(w for w in (base, "from our probe", rung) if w)
+            out[(name, opt)] = "; ".join(w for w in (RUNG, rung) if w)
     aug = recipe_differs("finetune", tr.ft2_aug.train, tr.ft2_aug.augment, "finetune_ft2_aug")
     out[("finetune_ft2_aug", tr.ft2_aug.train.optimizer)] = "; ".join(
-        w for w in (base, "from our probe", aug) if w)
-    out[("finetune_full", tr.full.train.optimizer)] = "beyond the lab"
+        w for w in (RUNG, aug) if w)
     return out
 
 

@@ -33,6 +33,7 @@ def versus(ours: dict[str, float], ref: tuple | None, comparable: bool,
 
 
 def recipe_note(recipe: str | None) -> str:
+    """The sentence under a section's scale that says how its recipe is not the lab's."""
     return f" Our recipe is not the lab's ({recipe})." if recipe else ""
 
 
@@ -105,13 +106,20 @@ def accuracies(m: dict) -> dict[str, float]:
 
 def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict]],
                      scale_note: str, why_not: str | None, source_note: str,
-                     figure: str, recipes: dict[tuple[str, str], str | None]) -> str:
+                     figure: str, recipes: dict[tuple[str, str], str],
+                     backbone: str | None = None) -> str:
     """`single`: rung -> (optimizer, metrics) for FT2+aug and the full fine-tune; `recipes`:
-    (rung, optimizer) -> how that row's recipe differs from the lab's ("svm" for the SVM)."""
+    (rung, optimizer) -> how that row's own recipe differs from the lab's (("svm", "") for the
+    SVM; absent: the lab's); `backbone`: how the backbone's does, which every row inherits.
+    Both are listed under the table."""
     ok = why_not is None
+
+    def differs(key: tuple[str, str]) -> str | None:
+        return "; ".join(w for w in (backbone and "the backbone", recipes.get(key)) if w) or None
+
     rows = [["SVM on features", "—", pct(svm["test_acc"]), pct(svm["val_acc"]), "—",
              *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
-                     recipes[("svm", "")])]]
+                     differs(("svm", "")))]]
     for rung, label in LADDER.items():
         ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
         for opt, rungs in ladders.items():
@@ -119,18 +127,30 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
             ref = (ref_value, ref_split) if opt == ref_opt else None
             rows.append([label, opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
                          f"{100 * m['trainable_fraction']:.1f}%",
-                         *versus(accuracies(m), ref, ok, recipes[(rung, opt)])])
+                         *versus(accuracies(m), ref, ok, differs((rung, opt)))])
     labels = {"finetune_ft2_aug": "FT2 + augmentation", "finetune_full": "full fine-tune (beyond "
               "the lab: every layer, improved recipe)"}
     for rung, (opt, m) in single.items():
         ref = lab.TRANSFER.get(rung)
+        ref = ref[:2] if ref and opt == ref[2] else None
         rows.append([labels[rung], opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
                      f"{100 * m['trainable_fraction']:.1f}%",
-                     *versus(accuracies(m), ref[:2] if ref else None, ok, recipes[(rung, opt)])])
+                     *versus(accuracies(m), ref, ok, differs((rung, opt)))])
+    names = {"svm": "SVM", **LADDER, "finetune_ft2_aug": "FT2 + augmentation"}
+    reasons: dict[str, list[str]] = {}
+    shown = {("svm", "")} | {(r, o) for o in ladders for r in LADDER} | {
+        (r, o) for r, (o, _) in single.items()}
+    for (rung, opt), why in recipes.items():
+        if (rung, opt) in shown:
+            reasons.setdefault(why, []).append(f"{names[rung]} {opt}".strip())
+    differ = "\n".join(f"- {', '.join(rows_)}: {why}" for why, rows_ in reasons.items())
+    if backbone:
+        differ = f"- the backbone, under every row: {backbone}\n{differ}"
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
             + f". {comparison_note(why_not)}\n\n"
             + table(["rung", "optimizer", "test acc", "val acc at min val loss", "trainable",
                      "lab", "ours − lab"], rows)
+            + (f"\n\nWhere our recipe is not the lab's:\n\n{differ}" if differ else "")
             + f"\n\n![transfer ladder]({figure})\n")
 
 
@@ -143,8 +163,9 @@ Spreads are over the seeds of the study (`seeds` in params.yaml): mean ± sample
 deviation, and for residual − plain the mean of the per-seed differences with its 95% Student-t
 interval. *lab* is the original study's number and the split it was measured on (it rarely
 measured test accuracy; see docs/lab.md); *ours − lab* compares like with like, on the lab's
-split (our validation accuracy at the selected epoch with a lab validation number, test with
-test), and says which. It is shown only where a section ran at the lab's scale on the real
-dataset, and reads "different recipe" where ours is not the lab's. Model selection (early
-stopping, SVM C) uses the validation split only.
+split, and says which: a lab validation number with our validation accuracy at the selected
+epoch (the lab's are of its last epoch: its restored weights were the last epoch's), test with
+test. It is shown only where a section ran at the lab's scale on the real dataset, and reads
+"different recipe" where ours is not the lab's. Model selection (early stopping, SVM C) uses
+the validation split only.
 """

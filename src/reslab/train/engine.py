@@ -70,8 +70,7 @@ class EarlyStopping:
 
     `min_delta` counts patience only: an epoch that improves on the last real improvement by no
     more than `min_delta` is a bad epoch, but if its loss is the lowest so far its weights are
-    kept, so the selected epoch is always the true minimum (Keras' `restore_best_weights` keeps
-    the last epoch that beat `min_delta` instead)."""
+    kept, so the selected epoch is always the true minimum."""
 
     patience: int = 0  # 0: never stop early, but still remember the best weights
     min_delta: float = 0.0

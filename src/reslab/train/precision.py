@@ -38,12 +38,12 @@ class Precision:
     channels_last: bool
 
     def record(self, device: torch.device, world_size: int) -> dict[str, int]:
-        """What ran, as numbers: `tf32` is whether training's fp32 convolutions ran in TF32
-        (PyTorch's default for cuDNN; evaluation never does: `ieee_fp32`)."""
-        cuda = device.type == "cuda"
+        """What ran, as numbers: `tf32` is whether training's convolutions ran in TF32 (fp32
+        training on a GPU that has it, at PyTorch's default for cuDNN; evaluation never does:
+        `ieee_fp32`)."""
         return {"bf16": int(self.bf16), "channels_last": int(self.channels_last),
-                "cuda": int(cuda), "world_size": world_size,
-                "tf32": int(cuda and torch.backends.cudnn.conv.fp32_precision == "tf32")}
+                "cuda": int(device.type == "cuda"), "world_size": world_size,
+                "tf32": int(not self.bf16 and tf32_convolutions(device))}
 
 
 def _onednn_isa() -> str:
@@ -124,12 +124,24 @@ def require_resolved(cfg: Recipe) -> None:
             raise ValueError(f"{key}={getattr(cfg, key)!r}: resolve it with precision.prepare")
 
 
+def tf32_convolutions(device: torch.device) -> bool:
+    """Whether fp32 cuDNN convolutions on `device` run in TF32: an Ampere-or-later GPU, and
+    PyTorch's setting for them ("none" defers to cuDNN's, then to the global one)."""
+    if device.type != "cuda" or torch.cuda.get_device_capability(device) < (8, 0):
+        return False
+    for setting in (torch.backends.cudnn.conv, torch.backends.cudnn, torch.backends):
+        if setting.fp32_precision != "none":
+            return setting.fp32_precision == "tf32"
+    return False
+
+
 @contextlib.contextmanager
 def ieee_fp32():
     """Full-precision fp32 matmuls and cuDNN convolutions inside the block, whatever training
     chose: on Ampere and later GPUs cuDNN runs fp32 convolutions in TF32 by default, so
     evaluation and features would not be the fp32 that re-scoring a saved model reproduces.
-    (No effect on a CPU, whose fp32 is IEEE.)"""
+    (On a CPU fp32 stays IEEE unless oneDNN's own `torch.backends.mkldnn` precision flags are
+    lowered, which reslab never does.)"""
     flags = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
     saved = [f.fp32_precision for f in flags]
     for f in flags:
