@@ -1,6 +1,7 @@
 """How long the svm_baseline stage's fit takes at the lab's shape: 45,000 x 256 features,
 100 classes (one-vs-rest), C=1, max_iter 5000, on synthetic features of that shape (class
-means drawn at random, unit noise), with the solver `reslab.transfer.linear_svm` chooses.
+means drawn at random, Gaussian noise `--noise` times their scale, so that the classes overlap
+as the backbone's CIFAR-100 features do), with the solver `reslab.transfer.linear_svm` chooses.
 
     python bench/svm_time.py                 # the primal solver svm_baseline uses
     python bench/svm_time.py --dual          # the dual, for comparison (capped by --max-iter)
@@ -22,12 +23,14 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=256)
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--max-iter", type=int, default=5000)
+    parser.add_argument("--noise", type=float, default=3.0)
     parser.add_argument("--dual", action="store_true", help="force the dual problem")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     y = np.arange(args.samples) % args.classes
     means = rng.normal(size=(args.classes, args.features)).astype(np.float32)
-    x = means[y] + rng.normal(size=(args.samples, args.features)).astype(np.float32)
+    noise = args.noise * rng.normal(size=(args.samples, args.features)).astype(np.float32)
+    x = means[y] + noise
     svm = linear_svm(1.0, args.max_iter, args.samples, args.features)
     if args.dual:
         svm[-1].set_params(dual=True)

@@ -1,4 +1,5 @@
-"""Stage linear_probe@<optimizer>: a new head on the frozen backbone, trained on its features.
+"""Stage linear_probe@<optimizer>-<seed>: a new head on the frozen backbone, trained on its
+features.
 
 The backbone is frozen and there is no augmentation, so the head trains on the features that
 `extract_features` computed once (equal to running the backbone every epoch, much faster),
@@ -28,21 +29,22 @@ from reslab.transfer import (
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--optimizer", required=True)
+    parser.add_argument("--seed", type=int, required=True, help="one of transfer.seeds")
     args = parser.parse_args(argv)
     cfg = load_section("transfer", TransferConfig)
     recipe = cfg.probe.recipe(args.optimizer)
     features_path = f"data/features/{cfg.dataset}.npz"
     features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
-    model = with_new_head(load_cnn(BACKBONE), data.num_classes, cfg.seed)
+    model = with_new_head(load_cnn(BACKBONE), data.num_classes, args.seed)
     freeze(model, RUNGS["linear_probe"])
 
     def fold_standardisation() -> None:
         model.head = unstandardised_head(model.head, data.mean, data.std)
 
-    run_variant("linear_probe", args.optimizer, model.head, data, recipe, seed=cfg.seed,
-                runtime=load_runtime(), inputs=[features_path, BACKBONE],
-                run_config={"dataset": cfg.dataset, "seed": cfg.seed, "recipe": as_dict(recipe)},
+    run_variant("linear_probe", f"{args.optimizer}-{args.seed}", model.head, data, recipe,
+                seed=args.seed, runtime=load_runtime(), inputs=[features_path, BACKBONE],
+                run_config={"dataset": cfg.dataset, "seed": args.seed, "recipe": as_dict(recipe)},
                 saved=model,
                 finish=fold_standardisation)
 

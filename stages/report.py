@@ -19,7 +19,7 @@ from reslab.core.config import (
 )
 from reslab.core.track import read_json, require, write_metrics, write_table
 from reslab.report import lab
-from reslab.report.collect import study_metrics
+from reslab.report.collect import study_metrics, transfer_metrics
 from reslab.report.figures import LADDER, curves_figure, ladder_figure
 from reslab.report.results import (
     HEADER,
@@ -32,15 +32,16 @@ from reslab.report.results import (
 OUT = Path("reports")
 
 
-def transfer_curves(ladders: list[str], single: dict[str, str]) -> None:
-    """plots/curves/transfer/<rung>.csv: one long table per rung, a line per optimizer (FT2's
-    also holds FT2+aug and the full fine-tune)."""
+def transfer_curves(ladders: list[str], seeds: list[int], single: dict[str, str]) -> None:
+    """plots/curves/transfer/<rung>.csv: one long table per rung, a line per optimizer and seed
+    (FT2's also holds FT2+aug and the full fine-tune)."""
     for rung in LADDER:
-        frames = [pd.read_csv(require(f"plots/{rung}/{opt}.csv")).assign(variant=opt)
-                  for opt in ladders]
+        frames = [pd.read_csv(require(f"plots/{rung}/{opt}-{s}.csv")).assign(variant=f"{opt}-{s}")
+                  for opt in ladders for s in seeds]
         if rung == "finetune_ft2":
-            frames += [pd.read_csv(require(f"plots/{stage}.csv")).assign(
-                variant=f"{name} ({opt})") for stage, (name, opt) in single.items()]
+            frames += [pd.read_csv(require(f"plots/{stage}/{s}.csv")).assign(
+                variant=f"{name} ({opt})-{s}") for stage, (name, opt) in single.items()
+                for s in seeds]
         write_table(Path("plots/curves/transfer") / f"{rung}.csv",
                     pd.concat(frames).to_dict("records"))
 
@@ -72,18 +73,25 @@ def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[st
     summary = {}
     for study, s in stats.items():
         summary |= gap_summary(study.removeprefix("train_"), s)
-    best = {rung: best_by_val([rungs[rung] for rungs in ladders.values()]) for rung in LADDER}
-    return summary | {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"],
-                      "probe_best": best["linear_probe"], "ft0_best": best["finetune_ft0"],
-                      "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
-                      "ft2_aug": single["finetune_ft2_aug"][1]["test_acc"],
-                      "full": single["finetune_full"][1]["test_acc"]}
+    best = {rung: best_run([rungs[rung] for rungs in ladders.values()]) for rung in LADDER}
+    rows = {"probe_best": best["linear_probe"], "ft0_best": best["finetune_ft0"],
+            "ft1_best": best["finetune_ft1"], "ft2_best": best["finetune_ft2"],
+            "ft2_aug": single["finetune_ft2_aug"][1], "full": single["finetune_full"][1]}
+    summary |= {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"]} | {
+        k: m["test_acc"] for k, m in rows.items()}
+    for end in ("low", "high"):  # with more than one transfer seed: the mean's 95% interval
+        bound = {k: m["test"][f"ci95_{end}"] for k, m in rows.items()
+                 if f"ci95_{end}" in m.get("test", {})}
+        if bound:
+            summary[f"transfer_ci95_{end}"] = bound
+    return summary
 
 
-def best_by_val(runs: list[dict]) -> float:
-    """Test accuracy of the run with the highest validation accuracy: the optimizer is chosen
-    on the validation split, as the SVM's C is, never on the test split it is scored on."""
-    return max(runs, key=lambda m: m["val_acc_at_min_loss"])["test_acc"]
+def best_run(runs: list[dict]) -> dict:
+    """The run with the highest validation accuracy (over seeds, the mean): the optimizer is
+    chosen on the validation split, as the SVM's C is, never on the test split it is scored on."""
+    return max(runs, key=lambda m: m["val_acc_at_min_loss"])
+
 
 
 def main(argv: list[str]) -> None:
@@ -131,10 +139,7 @@ def main(argv: list[str]) -> None:
     if manifest.get("source_note"):
         source += f", **{manifest['source_note']}**"
     source += f", {manifest['num_classes']} classes"
-    ladders = {opt: {rung: read_json(f"metrics/{rung}/{opt}.json") for rung in LADDER}
-               for opt in tr.optimizers}
-    single = {stage: (getattr(tr, key).train.optimizer, read_json(f"metrics/{stage}.json"))
-              for stage, key in SINGLE_RUNGS.items()}
+    ladders, single = transfer_metrics(tr, list(LADDER), SINGLE_RUNGS)
     svm = read_json("metrics/svm_baseline.json")
     ladder_png = OUT / "figures" / "transfer_ladder.png"
     rungs_of_one = {f"{SINGLE_RUNGS[stage]}\n({opt})": m["test_acc"]
@@ -142,12 +147,14 @@ def main(argv: list[str]) -> None:
     ladder_figure({o: {r: m["test_acc"] for r, m in rungs.items()} for o, rungs in ladders.items()},
                   rungs_of_one, svm["test_acc"],
                   f"Transfer to {tr.dataset}: test accuracy per rung", ladder_png)
-    transfer_curves(tr.optimizers, {s: (SINGLE_RUNGS[s], opt) for s, (opt, _) in single.items()})
+    transfer_curves(tr.optimizers, tr.seeds,
+                    {s: (SINGLE_RUNGS[s], opt) for s, (opt, _) in single.items()})
     why_tr = lab.comparable("transfer", manifest, tr.train_subset, tr.finetune.train.epochs)
     if why_tr is None and why_imp is not None:
         why_tr = f"the backbone is not at the lab's scale ({why_imp})"
     sections.append(transfer_section(
-        svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs) + " per rung",
+        svm, ladders, single, scale(tr.train_subset, tr.finetune.train.epochs)
+        + f" per rung, {len(tr.seeds)} seed{'s' if len(tr.seeds) > 1 else ''}",
         why_tr, source, f"figures/{ladder_png.name}", lab.transfer_recipes(tr), backbone))
 
     write_metrics("metrics/summary.json", {"summary": headline(stats, improved, svm, ladders,

@@ -256,7 +256,7 @@ def workspace_template(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     backbone = CNN(9, 8, True, num_classes=10)
     save_model(root / "models/improve_cnn.pt", backbone, backbone.spec)
-    save_model(root / "models/linear_probe/adam.pt", backbone, backbone.spec)  # 10 != 3 classes
+    save_model(root / "models/linear_probe/adam-0.pt", backbone, backbone.spec)  # 10 != 3 classes
     return root
 
 

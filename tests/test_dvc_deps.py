@@ -4,9 +4,11 @@ transfer.py and extract_features missed the engine it took autocast from)."""
 
 import ast
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from dvc.repo import Repo
 
 from conftest import ROOT
@@ -67,7 +69,7 @@ OUTS, STAGES = stages()
 def test_every_stage_is_checked():
     names = {name for name, *_ in STAGES}
     assert {"sources/dvc.yaml:download_data", "prepare_data@mnist", "train_mlp@10-plain-0",
-            "analyze_cnn", "linear_probe@adam", "finetune_full", "report"} <= names
+            "analyze_cnn", "linear_probe@adam-0", "finetune_full@0", "report"} <= names
 
 
 @pytest.mark.parametrize(("name", "cmd", "wdir", "deps"), STAGES, ids=[s[0] for s in STAGES])
@@ -82,3 +84,25 @@ def test_stage_depends_on_every_module_it_imports(name, cmd, wdir, deps):
     absent = [d for d in deps if not d.exists()
               and not any(d == o or o in d.parents or d in o.parents for o in OUTS)]
     assert not absent, f"{name} depends on {absent}, which nothing provides"
+
+
+def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
+    """As a study's seeds: each of `transfer.seeds` is its own variant of every rung, which
+    starts from the rung before of the same optimizer and seed."""
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["transfer"]["seeds"] = [0, 3]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    Repo.init(str(tmp_path), no_scm=True).close()
+    repo = Repo(str(tmp_path))
+    try:
+        found = {s.name: s for s in repo.index.stages}
+    finally:
+        repo.close()
+    for opt in params["transfer"]["optimizers"]:
+        assert {f"linear_probe@{opt}-0", f"linear_probe@{opt}-3"} <= set(found)
+    assert {"finetune_ft2_aug@3", "finetune_full@0", "finetune_full@3"} <= set(found)
+    deps = {str(Path(d.fs_path).relative_to(tmp_path)) for d in found["finetune_ft1@sgd-3"].deps}
+    assert "models/finetune_ft0/sgd-3.pt" in deps
+    outs = {str(Path(o.fs_path).relative_to(tmp_path)) for o in found["finetune_full@3"].outs}
+    assert "metrics/finetune_full/3.json" in outs

@@ -71,7 +71,10 @@ def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
 
 def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     """`reslab-profile`: the overrides reach DVC JSON-quoted, a relative mirror path still
-    finds the data in the temporary copy, and params.yaml keeps what it held."""
+    finds the data in the temporary copy, and params.yaml keeps what it held. The temporary
+    experiment keeps its wandb run (in the repository's wandb/, not the copy DVC deletes, with
+    the experiment's name in its record) and the live progress it showed."""
+    dvc_repo.log_offline()
     (dvc_repo.path / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(
         {"runtime": {"wandb_project": "a,b"}, "train_mlp": {"train": {"lr": 0.02}}}))
     dvc_repo.commit("a tiny profile")
@@ -87,5 +90,6 @@ def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     params = exp["data"]["params"]["params.yaml"]["data"]
     assert params["runtime"]["wandb_project"] == "a,b"
     assert params["train_mlp"]["train"]["lr"] == 0.02
-    assert exp["data"]["metrics"]["live/metrics.json"]["data"]["live"]["stage"] == \
-        "train_mlp@2-plain-0"
+    live = exp["data"]["metrics"]["live/metrics.json"]["data"]["live"]
+    assert live["stage"] == "train_mlp@2-plain-0" and live["epoch"] == live["epochs"] == 2
+    assert len(dvc_repo.wandb_runs("tiny-1")) == 1

@@ -9,7 +9,7 @@ import yaml
 from conftest import ROOT, load_script
 from reslab.core import config
 from reslab.report import lab
-from reslab.report.collect import accuracy_statistics
+from reslab.report.collect import accuracy_statistics, over_seeds
 from reslab.report.results import improved_section, study_section, transfer_section
 from reslab.report.stats import describe, paired_difference
 
@@ -80,8 +80,8 @@ def test_no_difference_column_away_from_the_lab_scale():
     # like with like: the lab's plain number is a test accuracy, its residual one a validation one
     assert "| 89.60 (test) | -9.60 (test − test) |" in full
     assert "| 96.04 (val) | -10.04 (val − val) |" in full
-    m = {"test_acc": 48.63, "val_acc": 50.0, "val_acc_at_min_loss": 50.0,
-         "trainable_fraction": 1.0}
+    m = over_seeds({0: {"test_acc": 48.63, "val_acc_at_min_loss": 50.0,
+                        "trainable_fraction": 1.0}}) | {"val_acc": 50.0}
     ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
                                        "finetune_ft2")}}
     section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
@@ -128,7 +128,8 @@ def test_transfer_rows_say_how_their_recipe_differs():
     again = lab.transfer_recipes(dataclasses.replace(tr, finetune=decayed, svm_max_iter=100))
     assert again[("finetune_ft0", "adamw")] == f"{lab.RUNG}; weight_decay 0.3 (the lab: 0.01)"
     assert again[("svm", "")] == "C [1.0], max_iter 100 (the lab: C 1.0, max_iter 5000)"
-    m = {"test_acc": 40.0, "val_acc": 41.0, "val_acc_at_min_loss": 39.0, "trainable_fraction": 0.1}
+    m = over_seeds({0: {"test_acc": 40.0, "val_acc_at_min_loss": 39.0,
+                        "trainable_fraction": 0.1}}) | {"val_acc": 41.0}
     ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
                                        "finetune_ft2")}}
     single = {"finetune_full": ("adam", m)}
@@ -143,10 +144,10 @@ def test_transfer_rows_say_how_their_recipe_differs():
 
 
 def test_best_of_a_rung_is_chosen_on_validation_not_test():
-    best_by_val = load_script(ROOT / "stages" / "report.py").best_by_val
+    best_run = load_script(ROOT / "stages" / "report.py").best_run
     runs = [{"val_acc_at_min_loss": 90.8, "test_acc": 87.7},   # best on val
             {"val_acc_at_min_loss": 90.4, "test_acc": 89.2}]   # best on test
-    assert best_by_val(runs) == 87.7
+    assert best_run(runs)["test_acc"] == 87.7
 
 
 def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
@@ -157,3 +158,26 @@ def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
     assert same_scale(imp, dataclasses.replace(cnn, train=imp.train))
     longer = dataclasses.replace(imp.train, epochs=imp.train.epochs + 10)
     assert not same_scale(dataclasses.replace(imp, train=longer), cnn)
+
+
+def test_transfer_rows_over_seeds_show_their_spread_and_interval():
+    """`transfer.seeds`: each row is the mean over its seeds, with the std and the 95%
+    Student-t interval of that mean (none with one seed), and the summary carries the interval
+    of every headline rung."""
+    runs = {s: {"test_acc": acc, "val_acc_at_min_loss": acc + 1, "trainable_fraction": 0.3}
+            for s, acc in enumerate([40.0, 42.0, 44.0])}
+    m = over_seeds(runs)
+    assert (m["test_acc"], m["val_acc_at_min_loss"]) == (42.0, 43.0)
+    assert m["test"]["std"] == 2.0 and m["test"]["ci95_low"] == pytest.approx(42 - 4.9683, 1e-4)
+    assert "ci95_low" not in over_seeds({0: runs[0]})["test"]
+    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
+                                       "finetune_ft2")}}
+    single = {"finetune_ft2_aug": ("adam", m), "finetune_full": ("adam", m)}
+    section = transfer_section(m | {"val_acc": 1.0}, ladders, single, "scale", "small", "src",
+                               "f.png", {})
+    assert "| FT0 | adam | 42.00 ± 2.00 | [37.03, 46.97] | 43.00 |" in section
+    headline = load_script(ROOT / "stages" / "report.py").headline
+    summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single)
+    assert summary["ft1_best"] == 42.0
+    assert set(summary["transfer_ci95_low"]) == {"probe_best", "ft0_best", "ft1_best",
+                                                 "ft2_best", "ft2_aug", "full"}

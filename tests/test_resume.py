@@ -13,7 +13,7 @@ from conftest import MLP, VARIANT
 from reslab.core.live import LIVE
 from reslab.train import checkpoint
 
-LONG = {"train_mlp": {"train": {"epochs": 30}}}
+LONG = {"train_mlp": {"train": {"epochs": 20}}}
 TIMING = {"train_seconds"}
 STATE = Path(f".resume/{VARIANT}.pt")
 

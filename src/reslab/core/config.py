@@ -190,7 +190,8 @@ class TransferConfig:
 
     dataset: str = "cifar100"
     optimizers: list[Optimizer] = param(["adam", "adamw", "sgd", "sgd_momentum"])
-    seed: int = param(0, ge=0)  # new heads, shuffling and augmentation on every rung
+    # each seed its own variant of every rung: new heads, shuffling and augmentation
+    seeds: list[int] = param([0], ge=0)
     train_subset: int = param(0, ge=0)  # scale knob: 0 = the whole training split
     feature_batch_size: int = param(1000, ge=1)
     svm_C: list[float] = param([1.0], gt=0)  # candidates; the best on val is scored on test

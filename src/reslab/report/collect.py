@@ -1,14 +1,16 @@
-"""Read a depth study's outputs (every depth x arch x seed variant) into tables and statistics."""
+"""Read a depth study's outputs (every depth x arch x seed variant) and the transfer's (every
+rung x optimizer x seed) into tables and statistics."""
 
 from __future__ import annotations
 
+import statistics
 from itertools import product
 from pathlib import Path
 
 import pandas as pd
 
 from reslab.core.track import read_json, require
-from reslab.report.stats import describe, paired_difference
+from reslab.report.stats import describe, mean_interval, paired_difference
 
 
 def variants(cfg) -> list[tuple[int, str, int]]:
@@ -70,3 +72,27 @@ def first_layer_ratio(runs: dict) -> float:
         return sum(norms) / len(norms)
 
     return float(f"{first(runs['residual']) / first(runs['plain']):.4g}")
+
+
+def over_seeds(runs: dict[int, dict]) -> dict:
+    """One transfer row's metrics over its seeds (seed -> metrics): the mean of each accuracy
+    (what the tables, the figure and the choice of the best optimizer use), the trainable
+    fraction, and under `test` the spread of the test accuracy with its 95% interval."""
+    first = next(iter(runs.values()))
+    mean = {k: statistics.fmean(m[k] for m in runs.values())
+            for k in ("test_acc", "val_acc_at_min_loss") if k in first}
+    tests = [m["test_acc"] for m in runs.values()]
+    return mean | {"trainable_fraction": first["trainable_fraction"],
+                   "test": _rounded(describe(tests) | mean_interval(tests))}
+
+
+def transfer_metrics(tr, ladder: list[str], single: dict[str, str]):
+    """The ladders (optimizer -> rung -> `over_seeds`) and the rungs of one optimizer (stage ->
+    (optimizer, `over_seeds`)), read from every seed's metrics file."""
+    ladders = {opt: {rung: over_seeds({s: read_json(f"metrics/{rung}/{opt}-{s}.json")
+                                       for s in tr.seeds}) for rung in ladder}
+               for opt in tr.optimizers}
+    ones = {stage: (getattr(tr, key).train.optimizer,
+                    over_seeds({s: read_json(f"metrics/{stage}/{s}.json") for s in tr.seeds}))
+            for stage, key in single.items()}
+    return ladders, ones

@@ -108,7 +108,8 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
                      scale_note: str, why_not: str | None, source_note: str,
                      figure: str, recipes: dict[tuple[str, str], str],
                      backbone: str | None = None) -> str:
-    """`single`: rung -> (optimizer, metrics) for FT2+aug and the full fine-tune; `recipes`:
+    """`ladders`: optimizer -> rung -> metrics over seeds (`collect.over_seeds`); `single`:
+    rung -> (optimizer, metrics over seeds) for FT2+aug and the full fine-tune; `recipes`:
     (rung, optimizer) -> how that row's own recipe differs from the lab's (("svm", "") for the
     SVM; absent: the lab's); `backbone`: how the backbone's does, which every row inherits.
     Both are listed under the table."""
@@ -117,7 +118,12 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     def differs(key: tuple[str, str]) -> str | None:
         return "; ".join(w for w in (backbone and "the backbone", recipes.get(key)) if w) or None
 
-    rows = [["SVM on features", "—", pct(svm["test_acc"]), pct(svm["val_acc"]), "—",
+    def seeds(m: dict) -> list[str]:  # test acc over seeds: mean ± std, 95% interval
+        t = m["test"]
+        ci = f"[{t['ci95_low']:.2f}, {t['ci95_high']:.2f}]" if "ci95_low" in t else "—"
+        return [spread(t), ci]
+
+    rows = [["SVM on features", "—", pct(svm["test_acc"]), "—", pct(svm["val_acc"]), "—",
              *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
                      differs(("svm", "")))]]
     for rung, label in LADDER.items():
@@ -125,7 +131,7 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
         for opt, rungs in ladders.items():
             m = rungs[rung]
             ref = (ref_value, ref_split) if opt == ref_opt else None
-            rows.append([label, opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
+            rows.append([label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
                          f"{100 * m['trainable_fraction']:.1f}%",
                          *versus(accuracies(m), ref, ok, differs((rung, opt)))])
     labels = {"finetune_ft2_aug": "FT2 + augmentation", "finetune_full": "full fine-tune (beyond "
@@ -133,7 +139,7 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     for rung, (opt, m) in single.items():
         ref = lab.TRANSFER.get(rung)
         ref = ref[:2] if ref and opt == ref[2] else None
-        rows.append([labels[rung], opt, pct(m["test_acc"]), pct(m["val_acc_at_min_loss"]),
+        rows.append([labels[rung], opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
                      f"{100 * m['trainable_fraction']:.1f}%",
                      *versus(accuracies(m), ref, ok, differs((rung, opt)))])
     names = {"svm": "SVM", **LADDER, "finetune_ft2_aug": "FT2 + augmentation"}
@@ -148,8 +154,8 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
         differ = f"- the backbone, under every row: {backbone}\n{differ}"
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
             + f". {comparison_note(why_not)}\n\n"
-            + table(["rung", "optimizer", "test acc", "val acc at min val loss", "trainable",
-                     "lab", "ours − lab"], rows)
+            + table(["rung", "optimizer", "test acc (mean ± std)", "95% interval",
+                     "val acc at min val loss", "trainable", "lab", "ours − lab"], rows)
             + (f"\n\nWhere our recipe is not the lab's:\n\n{differ}" if differ else "")
             + f"\n\n![transfer ladder]({figure})\n")
 

@@ -29,3 +29,12 @@ def paired_difference(a: dict[int, float], b: dict[int, float],
         half = stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1) * sd / math.sqrt(len(diffs))
         out |= {"std": sd, "ci95_low": out["mean"] - half, "ci95_high": out["mean"] + half}
     return out
+
+
+def mean_interval(values: list[float], confidence: float = 0.95) -> dict[str, float]:
+    """The Student-t confidence interval of the mean over seeds (empty with one value)."""
+    if len(values) < 2:
+        return {}
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * sd / math.sqrt(len(values))
+    return {"ci95_low": mean - half, "ci95_high": mean + half}
