@@ -1,7 +1,8 @@
 """How long the svm_baseline stage's fit takes at the lab's shape: 45,000 x 256 features,
 100 classes (one-vs-rest), C=1, max_iter 5000, on synthetic features of that shape (class
-means drawn at random, Gaussian noise `--noise` times their scale, so that the classes overlap
-as the backbone's CIFAR-100 features do), with the solver `reslab.transfer.linear_svm` chooses.
+means drawn at random, Gaussian noise `--noise` times their scale), with the solver
+`reslab.transfer.linear_svm` chooses. The timing is the point: these classes still separate on
+the training set, real features overlap more.
 
     python bench/svm_time.py                 # the primal solver svm_baseline uses
     python bench/svm_time.py --dual          # the dual, for comparison (capped by --max-iter)

@@ -40,7 +40,7 @@ def transfer_curves(ladders: list[str], seeds: list[int], single: dict[str, str]
                   for opt in ladders for s in seeds]
         if rung == "finetune_ft2":
             frames += [pd.read_csv(require(f"plots/{stage}/{s}.csv")).assign(
-                variant=f"{name} ({opt})-{s}") for stage, (name, opt) in single.items()
+                variant=f"{name}-{s} ({opt})") for stage, (name, opt) in single.items()
                 for s in seeds]
         write_table(Path("plots/curves/transfer") / f"{rung}.csv",
                     pd.concat(frames).to_dict("records"))
@@ -79,11 +79,10 @@ def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[st
             "ft2_aug": single["finetune_ft2_aug"][1], "full": single["finetune_full"][1]}
     summary |= {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"]} | {
         k: m["test_acc"] for k, m in rows.items()}
-    for end in ("low", "high"):  # with more than one transfer seed: the mean's 95% interval
-        bound = {k: m["test"][f"ci95_{end}"] for k, m in rows.items()
-                 if f"ci95_{end}" in m.get("test", {})}
-        if bound:
-            summary[f"transfer_ci95_{end}"] = bound
+    for key in ("std", "ci95_low", "ci95_high"):  # more than one transfer seed: the spread
+        found = {k: m["test"][key] for k, m in rows.items() if key in m.get("test", {})}
+        if found:
+            summary[f"transfer_{key}"] = found
     return summary
 
 
@@ -142,11 +141,10 @@ def main(argv: list[str]) -> None:
     ladders, single = transfer_metrics(tr, list(LADDER), SINGLE_RUNGS)
     svm = read_json("metrics/svm_baseline.json")
     ladder_png = OUT / "figures" / "transfer_ladder.png"
-    rungs_of_one = {f"{SINGLE_RUNGS[stage]}\n({opt})": m["test_acc"]
-                    for stage, (opt, m) in single.items()}
-    ladder_figure({o: {r: m["test_acc"] for r, m in rungs.items()} for o, rungs in ladders.items()},
-                  rungs_of_one, svm["test_acc"],
-                  f"Transfer to {tr.dataset}: test accuracy per rung", ladder_png)
+    rungs_of_one = {f"{SINGLE_RUNGS[stage]}\n({opt})": m for stage, (opt, m) in single.items()}
+    over = f" (mean ± std over {len(tr.seeds)} seeds)" if len(tr.seeds) > 1 else ""
+    ladder_figure(ladders, rungs_of_one, svm["test_acc"],
+                  f"Transfer to {tr.dataset}: test accuracy per rung{over}", ladder_png)
     transfer_curves(tr.optimizers, tr.seeds,
                     {s: (SINGLE_RUNGS[s], opt) for s, (opt, _) in single.items()})
     why_tr = lab.comparable("transfer", manifest, tr.train_subset, tr.finetune.train.epochs)

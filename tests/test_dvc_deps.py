@@ -94,11 +94,15 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     params["transfer"]["seeds"] = [0, 3]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     Repo.init(str(tmp_path), no_scm=True).close()
-    repo = Repo(str(tmp_path))
-    try:
-        found = {s.name: s for s in repo.index.stages}
-    finally:
-        repo.close()
+
+    def definitions() -> dict:
+        repo = Repo(str(tmp_path))
+        try:
+            return {s.name: s for s in repo.index.stages}
+        finally:
+            repo.close()
+
+    found = definitions()
     for opt in params["transfer"]["optimizers"]:
         assert {f"linear_probe@{opt}-0", f"linear_probe@{opt}-3"} <= set(found)
     assert {"finetune_ft2_aug@3", "finetune_full@0", "finetune_full@3"} <= set(found)
@@ -106,3 +110,15 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     assert "models/finetune_ft0/sgd-3.pt" in deps
     outs = {str(Path(o.fs_path).relative_to(tmp_path)) for o in found["finetune_full@3"].outs}
     assert "metrics/finetune_full/3.json" in outs
+    # another seed leaves seed 0's stages as they were (so they do not re-run): only the
+    # report declares the list
+    params["transfer"]["seeds"] = [0]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    alone = definitions()
+    for name, stage in alone.items():
+        if stage.cmd != found[name].cmd or [str(d) for d in stage.deps] != [
+                str(d) for d in found[name].deps]:
+            raise AssertionError(f"{name} changes with another transfer seed")
+    declares = [name for name, stage in found.items()
+                if any("transfer.seeds" in list(p.params) for p in stage.params)]
+    assert declares == ["report"]

@@ -13,7 +13,7 @@ from conftest import ROOT, deep_update, load_script
 from reslab.core.config import CNNStudyConfig, MLPStudyConfig, TransferConfig, load_section
 from reslab.core.live import LIVE, write_progress
 from reslab.core.track import write_metrics
-from reslab.report.collect import accuracy_statistics, variants
+from reslab.report.collect import accuracy_statistics, over_seeds, variants
 from reslab.report.figures import LADDER
 
 pytestmark = pytest.mark.slow
@@ -68,8 +68,13 @@ def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile,
             metrics.setdefault(depth, {}).setdefault(arch, {})[seed] = made_up()
         stats[study] = accuracy_statistics(metrics)
     tr = load_section("transfer", TransferConfig)
-    ladders = {opt: {rung: made_up() for rung in LADDER} for opt in tr.optimizers}
-    single = {"finetune_ft2_aug": ("adamw", made_up()), "finetune_full": ("adamw", made_up())}
+
+    def transfer_row() -> dict:  # as the report reads it: over the shipped seeds
+        return over_seeds({s: made_up() | {"trainable_fraction": 0.5} for s in tr.seeds})
+
+    ladders = {opt: {rung: transfer_row() for rung in LADDER} for opt in tr.optimizers}
+    single = {"finetune_ft2_aug": ("adamw", transfer_row()),
+              "finetune_full": ("adamw", transfer_row())}
     report = load_script(ROOT / "stages" / "report.py")
     write_metrics("metrics/summary.json", {"summary": report.headline(
         stats, made_up(), made_up(), ladders, single)})

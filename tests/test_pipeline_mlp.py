@@ -42,8 +42,9 @@ def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
     assert not dvc_repo.resume_dir_has_files()
     dvc_repo.commit("baseline run")
 
-    # an experiment with one param changed, compared with `dvc metrics diff`
-    dvc_repo.dvc("exp", "run", "-n", "fast-lr", "-S", "train_mlp.train.lr=0.01", "analyze_mlp")
+    # an experiment with one param changed (one variant re-run), compared with `dvc metrics diff`
+    dvc_repo.dvc("exp", "run", "-n", "fast-lr", "-S", "train_mlp.train.lr=0.01",
+                 "train_mlp@4-residual-0")
     diff = json.loads(dvc_repo.dvc("metrics", "diff", "--json", "-R", "--targets",
                                    "metrics/train_mlp").stdout)
     assert "test_acc" in diff["metrics/train_mlp/4-residual-0.json"]

@@ -202,8 +202,8 @@ def test_plots_are_the_intended_charts(study):
     assert variants == {f"{d}-{a}-{s}" for d in (2, 4) for a in ("plain", "residual")
                         for s in (0, 1)} and fields == {"val_acc"}
     assert lines("linear_probe_val_acc")[0] == {"adamw-0", "sgd_momentum-0"}
-    assert lines("finetune_ft2_val_acc")[0] == {"adamw-0", "sgd_momentum-0", "ft2_aug (adamw)-0",
-                                                "full (adamw)-0"}
+    assert lines("finetune_ft2_val_acc")[0] == {"adamw-0", "sgd_momentum-0", "ft2_aug-0 (adamw)",
+                                                "full-0 (adamw)"}
     assert plots["improve_cnn_acc"][0]["content"]["encoding"]["x"]["field"] == "epoch"
 
 

@@ -1,6 +1,7 @@
 """Statistics over seeds (checked by hand), and the rule for comparing with the lab's numbers."""
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 from conftest import ROOT, load_script
 from reslab.core import config
 from reslab.report import lab
-from reslab.report.collect import accuracy_statistics, over_seeds
+from reslab.report.collect import accuracy_statistics, over_seeds, transfer_metrics
 from reslab.report.results import improved_section, study_section, transfer_section
 from reslab.report.stats import describe, paired_difference
 
@@ -176,8 +177,47 @@ def test_transfer_rows_over_seeds_show_their_spread_and_interval():
     section = transfer_section(m | {"val_acc": 1.0}, ladders, single, "scale", "small", "src",
                                "f.png", {})
     assert "| FT0 | adam | 42.00 ± 2.00 | [37.03, 46.97] | 43.00 |" in section
+
+
+def test_the_best_optimizer_is_the_best_on_mean_validation_over_seeds():
+    """adam is best on seed 0's validation, sgd on the mean over seeds: sgd is the rung's
+    headline, with its spread and interval."""
+    def runs(vals, tests):
+        return over_seeds({s: {"test_acc": t, "val_acc_at_min_loss": v, "trainable_fraction": 0.3}
+                           for s, (v, t) in enumerate(zip(vals, tests, strict=True))})
+
+    adam, sgd = runs([50.0, 30.0], [48.0, 29.0]), runs([45.0, 45.0], [44.0, 46.0])
+    rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
+    ladders = {"adam": dict.fromkeys(rungs, adam), "sgd": dict.fromkeys(rungs, sgd)}
+    single = {"finetune_ft2_aug": ("adam", adam), "finetune_full": ("adam", adam)}
     headline = load_script(ROOT / "stages" / "report.py").headline
     summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single)
-    assert summary["ft1_best"] == 42.0
-    assert set(summary["transfer_ci95_low"]) == {"probe_best", "ft0_best", "ft1_best",
-                                                 "ft2_best", "ft2_aug", "full"}
+    assert summary["ft1_best"] == 45.0 and summary["ft2_aug"] == 38.5
+    assert summary["transfer_std"]["ft1_best"] == sgd["test"]["std"] == round(2 ** 0.5, 4)
+    assert summary["transfer_ci95_low"]["probe_best"] == sgd["test"]["ci95_low"]
+
+
+def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
+    """The report's reading of `metrics/<rung>/<opt>-<seed>.json` and of the single rungs'
+    `metrics/<stage>/<seed>.json`, and the per-seed lines of the `dvc plots` tables."""
+    monkeypatch.chdir(tmp_path)
+    tr = dataclasses.replace(config.TransferConfig(), optimizers=["adamw"], seeds=[0, 1])
+    rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
+    for seed, acc in ((0, 40.0), (1, 50.0)):
+        m = {"test_acc": acc, "val_acc_at_min_loss": acc, "trainable_fraction": 0.5}
+        history = "epoch,val_acc\n1,10\n"
+        for stem in [f"{rung}/adamw-{seed}" for rung in rungs] + [
+                f"{stage}/{seed}" for stage in ("finetune_ft2_aug", "finetune_full")]:
+            for kind, text in (("metrics", json.dumps(m)), ("plots", history)):
+                path = tmp_path / kind / f"{stem}.{'json' if kind == 'metrics' else 'csv'}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    ladders, single = transfer_metrics(tr, list(rungs), config.SINGLE_RUNGS)
+    assert ladders["adamw"]["finetune_ft1"]["test_acc"] == 45.0
+    assert single["finetune_full"][0] == tr.full.train.optimizer
+    assert single["finetune_full"][1]["test"]["n"] == 2
+    report = load_script(ROOT / "stages" / "report.py")
+    report.transfer_curves(["adamw"], [0, 1], {"finetune_ft2_aug": ("ft2_aug", "adamw")})
+    lines = (tmp_path / "plots/curves/transfer/finetune_ft2.csv").read_text()
+    assert {"adamw-0", "adamw-1", "ft2_aug-0 (adamw)", "ft2_aug-1 (adamw)"} <= {
+        row.rsplit(",", 1)[-1] for row in lines.splitlines()[1:]}

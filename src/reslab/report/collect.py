@@ -79,7 +79,7 @@ def over_seeds(runs: dict[int, dict]) -> dict:
     (what the tables, the figure and the choice of the best optimizer use), the trainable
     fraction, and under `test` the spread of the test accuracy with its 95% interval."""
     first = next(iter(runs.values()))
-    mean = {k: statistics.fmean(m[k] for m in runs.values())
+    mean = {k: round(statistics.fmean(m[k] for m in runs.values()), 4)
             for k in ("test_acc", "val_acc_at_min_loss") if k in first}
     tests = [m["test_acc"] for m in runs.values()]
     return mean | {"trainable_fraction": first["trainable_fraction"],

@@ -135,17 +135,24 @@ LADDER = {"linear_probe": "LP", "finetune_ft0": "FT0", "finetune_ft1": "FT1",
           "finetune_ft2": "FT2"}
 
 
-def ladder_figure(ladders: dict[str, dict[str, float]], single: dict[str, float],
+def ladder_figure(ladders: dict[str, dict[str, dict]], single: dict[str, dict],
                   svm: float, title: str, path: Path) -> None:
-    """Test accuracy of each rung, grouped by optimizer; the single-optimizer rungs (FT2+aug,
+    """Test accuracy of each rung (`collect.over_seeds`: the mean, with the std over seeds as an
+    error bar when there are several), grouped by optimizer; the single-optimizer rungs (FT2+aug,
     the full fine-tune) as rungs of their own; the SVM baseline as a line."""
+    def bars(runs: list[dict]) -> tuple[list[float], list[float] | None]:
+        errors = [m["test"].get("std", 0.0) for m in runs]
+        return [m["test_acc"] for m in runs], errors if any(errors) else None
+
     fig, ax = plt.subplots(figsize=(8.5, 4))
     width = 0.8 / max(1, len(ladders))
-    for i, (opt, accs) in enumerate(ladders.items()):
+    for i, (opt, rungs) in enumerate(ladders.items()):
         xs = [r + (i - (len(ladders) - 1) / 2) * width for r in range(len(LADDER))]
-        ax.bar(xs, [accs.get(r, 0.0) for r in LADDER], width, label=opt)
+        heights, errors = bars([rungs[r] for r in LADDER])
+        ax.bar(xs, heights, width, yerr=errors, capsize=2, label=opt)
     extra = range(len(LADDER), len(LADDER) + len(single))
-    ax.bar(extra, list(single.values()), 0.8 / 2, color="grey")
+    heights, errors = bars(list(single.values()))
+    ax.bar(extra, heights, 0.8 / 2, yerr=errors, capsize=2, color="grey")
     ax.axhline(svm, ls="--", color="black", lw=1, label=f"SVM on features ({svm:.1f})")
     ax.set_xticks([*range(len(LADDER)), *extra], [*LADDER.values(), *single])
     ax.set_ylabel("test accuracy (%)")
