@@ -1,4 +1,4 @@
-"""A prepared GPU check: one command, one JSON line, well inside 8 minutes on one H200.
+"""A prepared GPU check: one command, one JSON line, a few minutes of GPU time at most.
 
 1. Throughput on CUDA, residual CNN depth 20 width 32, batch 64: the lab-style pipeline
    (torchvision dataset of PIL images, per-sample crop and flip, a DataLoader with worker
@@ -7,15 +7,17 @@
 2. `improve_cnn` at the lab's scale (all 45,000 training images, width 32, the epochs of
    params.yaml's recipe) through the library: test accuracy and wall time.
 3. The full lab MLP study (6 variants x 20 epochs, 55,000 images) through the library: wall
-   time. MNIST does not fit beside CIFAR-10 in what travels to the GPU machine (64 MiB), so
-   unless --mnist names a zip this part trains on random MNIST-shaped data: a timing only.
+   time, on the MNIST zip that --mnist names, else on random MNIST-shaped data (a timing
+   only, which spares copying a second archive to the GPU machine).
 
-It imports neither DVC nor wandb and writes nothing outside a temporary folder. On the GPU
-machine, from the checkout:
+It needs the CIFAR-10 zip of the offline mirror in gpu_data/ (git-ignored) and the library;
+it imports neither DVC nor wandb and writes nothing outside a temporary folder. Sized for one
+recent data-centre GPU (not yet measured on one); `--tiny` runs every part at toy size on a
+CPU in under a minute (tests/test_bench.py):
 
-    mkdir -p gpu_data && cp ../shared/datasets/cifar10.zip gpu_data/   # git-ignored, 59 MiB
+    mkdir -p gpu_data && cp ../shared/datasets/cifar10.zip gpu_data/
     PYTHONPATH=src python bench/gpu_check.py --cifar10 gpu_data/cifar10.zip
-    python bench/gpu_check.py --tiny          # every part at toy size, on CPU, in a minute
+    python bench/gpu_check.py --tiny
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from labstyle import cifar_transforms, lab_dataset, lab_style
-from throughput import WARMUP_STEPS, ours
+from throughput import CROP_FLIP, WARMUP_STEPS, ours
 from torchvision import datasets
 
-from reslab.core.config import AugmentConfig, ImproveConfig, MLPStudyConfig, load_section
-from reslab.data.augment import build_augment
-from reslab.data.loader import Prepared, load_prepared
+from reslab.batches.augment import build_augment
+from reslab.batches.loader import Prepared, load_prepared
+from reslab.core.config import ImproveConfig, MLPStudyConfig, load_section
 from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.models.cnn import CNN
@@ -45,6 +47,10 @@ from reslab.train.engine import evaluate, fit
 from reslab.train.study import loaders
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def resnet20(width: int) -> CNN:
+    return CNN(depth=20, width=width, residual=True, num_classes=10, in_channels=3)
 
 
 def prepared(name: str, raw: RawDataset, val_size: int, tmp: Path) -> Prepared:
@@ -58,7 +64,8 @@ def lab_throughput(data: Prepared, device, width: int, steps: int, workers: int)
     torch.manual_seed(0)
     ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
                      cifar_transforms(data.mean.tolist(), data.std.tolist(), augment=True))
-    run = lab_style(CNN(20, width, True).to(device), ds, 64, device=device, num_workers=workers)
+    run = lab_style(resnet20(width).to(device), ds, 64, device=device,
+                    num_workers=workers)
     run(WARMUP_STEPS)
     return run(steps)
 
@@ -67,8 +74,8 @@ def our_throughput(data: Prepared, device, width: int, steps: int, batch: int) -
     """The engine's own epoch loop (`run_epoch`) over `steps` batches, bf16 and channels_last
     as `auto` chooses them on this device."""
     torch.manual_seed(0)
-    aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
-    run = ours(CNN(20, width, True).to(device), data, batch, aug, device=device)
+    aug = build_augment(CROP_FLIP)
+    run = ours(resnet20(width).to(device), data, batch, aug, device=device)
     run(WARMUP_STEPS)
     return run(steps)
 
@@ -77,7 +84,8 @@ def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
     """The transfer backbone at the recipe's scale, through the engine, as the stage trains it."""
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    model = CNN(cfg.depth, cfg.width, True, data.num_classes).to(device)
+    model = CNN(depth=cfg.depth, width=cfg.width, residual=True, num_classes=data.num_classes,
+                in_channels=3).to(device)
     recipe, _ = precision.prepare(model, cfg.train, device, "improve_cnn")
     train, val, test = loaders(data, recipe, device, cfg.seed, build_augment(cfg.augment))
     result = fit(model, train, val, recipe, desc="improve_cnn", progress=False)
@@ -94,8 +102,8 @@ def mlp_study(data: Prepared, device, cfg: MLPStudyConfig) -> dict:
     for depth in cfg.depths:
         for arch in cfg.archs:
             torch.manual_seed(0)
-            model = MLP(depth, cfg.width, arch == "residual", data.image_shape,
-                        data.num_classes).to(device)
+            model = MLP(depth=depth, width=cfg.width, residual=arch == "residual",
+                        num_classes=data.num_classes, in_shape=data.image_shape).to(device)
             recipe, _ = precision.prepare(model, cfg.train, device, verbose=False)
             train, val, test = loaders(data, recipe, device, 0)
             fit(model, train, val, recipe, desc=f"mlp {depth}-{arch}", progress=False)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from reslab.core.params import read_params
-from reslab.models import build_model
+from reslab.models.build import build_model
 
 
 def test_split(dataset: str):

@@ -24,8 +24,10 @@ Needs `data/prepared/{mnist,cifar10}.npz` (`dvc repro prepare_data@mnist prepare
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from labstyle import CPU, cifar_transforms, lab_dataset, lab_style, synchronize
@@ -33,15 +35,23 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
-from reslab.core.config import AugmentConfig, TrainConfig
-from reslab.data.augment import build_augment
-from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
+from reslab.batches.augment import build_augment
+from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
+from reslab.core.config import AugmentConfig, CNNStudyConfig, TrainConfig, load_section
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.train import precision
 from reslab.train.engine import evaluate, make_optimizer, run_epoch
 
 WARMUP_STEPS = 3
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+CROP_FLIP = AugmentConfig(crop_padding=4, flip=True, brightness=0.0, contrast=0.0,  # the lab's
+                          saturation=0.0, hue=0.0)
+
+
+def recipe(**changes) -> TrainConfig:
+    """The CNN study's recipe in params.yaml (the lab's: Adam, lr 1e-3), with `changes`."""
+    return dataclasses.replace(load_section("train_cnn", CNNStudyConfig, PARAMS).train, **changes)
 
 
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16="auto",
@@ -49,8 +59,8 @@ def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16="auto"
     """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split,
     the images kept on `device` (where `model` already is); bf16 and channels_last as a recipe
     says them (`auto`: the stages' default), the choice appended to `chosen`."""
-    cfg, choice = precision.prepare(model, TrainConfig(lr=1e-3, bf16=bf16,
-                                                       channels_last=channels_last), device)
+    cfg, choice = precision.prepare(model, recipe(bf16=bf16, channels_last=channels_last),
+                                     device)
     bf16, channels_last = cfg.bf16, cfg.channels_last
     if chosen is not None:
         chosen.append(choice)
@@ -125,7 +135,7 @@ def utilisation(model: nn.Module, img_per_s: float, bf16: bool, batch: int = 64)
 def eval_speed(model: nn.Module, data: Prepared, batch_sizes: list[int], n: int = 2000) -> str:
     """Images/s of the engine's fp32 `evaluate` over `n` test images, per batch size, in the
     memory format `auto` chooses: on a CPU the largest batches overflow the caches."""
-    _, choice = precision.prepare(model, TrainConfig(bf16=False, channels_last="auto"), CPU)
+    _, choice = precision.prepare(model, recipe(bf16=False, channels_last="auto"), CPU)
     part = Split(data.test.x[:n], data.test.y[:n])
     speeds = []
     for bs in batch_sizes:
@@ -163,10 +173,12 @@ def main() -> None:
         data = load_prepared("data/prepared/mnist.npz")
         tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
         ds = lab_dataset(datasets.MNIST, data.train.x, data.train.y, tf)
+        mlp = lambda: MLP(depth=args.mlp_depth, width=32, residual=False,  # noqa: E731
+                          num_classes=10, in_shape=(28, 28, 1))
         speeds = take_turns({
-            "lab": lab_style(MLP(args.mlp_depth), ds, 256),
-            "lab_step": lab_style(MLP(args.mlp_depth), ds, 256, step_only=True),
-            "ours": ours(MLP(args.mlp_depth), data, 256, None, False, False),
+            "lab": lab_style(mlp(), ds, 256),
+            "lab_step": lab_style(mlp(), ds, 256, step_only=True),
+            "ours": ours(mlp(), data, 256, None, False, False),
         }, args.steps * 20, args.rounds)
         rows.append(row(f"MLP depth {args.mlp_depth}, batch 256", speeds))
     if args.model in ("cnn", "both"):
@@ -174,8 +186,9 @@ def main() -> None:
         mean, std = data.mean.tolist(), data.std.tolist()
         ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
                          cifar_transforms(mean, std, augment=True))
-        aug = build_augment(AugmentConfig(crop_padding=4, flip=True))
-        cnn = lambda: CNN(args.cnn_depth, args.cnn_width, True)  # noqa: E731
+        aug = build_augment(CROP_FLIP)
+        cnn = lambda: CNN(depth=args.cnn_depth, width=args.cnn_width, residual=True,  # noqa: E731
+                          num_classes=10, in_channels=3)
         chosen = []
         speeds = take_turns({
             "lab": lab_style(cnn(), ds, 64),

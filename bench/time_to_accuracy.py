@@ -31,9 +31,9 @@ import torch
 from labstyle import cifar_transforms, lab_dataset, lab_fit
 from torchvision import datasets
 
+from reslab.batches.augment import build_augment
+from reslab.batches.loader import load_prepared
 from reslab.core.config import ImproveConfig, load_section
-from reslab.data.augment import build_augment
-from reslab.data.loader import load_prepared
 from reslab.models.cnn import CNN
 from reslab.train import precision
 from reslab.train.engine import fit
@@ -69,7 +69,8 @@ def main() -> None:
     val_ds = lab_dataset(datasets.CIFAR10, data.val.x, data.val.y,
                          cifar_transforms(mean, std, augment=False))
     lab = []
-    for epoch, acc, seconds in lab_fit(CNN(args.depth, args.width, True), train_ds, val_ds,
+    for epoch, acc, seconds in lab_fit(CNN(depth=args.depth, width=args.width, residual=True,
+                                           num_classes=10, in_channels=3), train_ds, val_ds,
                                        args.epochs):
         lab.append((epoch, acc, seconds))
         print(f"lab's way epoch {epoch}: val acc {acc:.2f}%, {seconds:.1f} s", flush=True)
@@ -82,7 +83,8 @@ def main() -> None:
           f"crop padding {args.crop_padding}, {args.our_epochs} epochs",
           flush=True)
     torch.manual_seed(cfg.seed)
-    model = CNN(args.depth, args.width, True, data.num_classes)
+    model = CNN(depth=args.depth, width=args.width, residual=True, num_classes=data.num_classes,
+                in_channels=3)
     recipe, chosen = precision.prepare(model, recipe, torch.device("cpu"), "ours")
     print(f"ours runs bf16 {chosen.bf16}, channels_last {chosen.channels_last} "
           f"({precision.describe_cpu()})", flush=True)

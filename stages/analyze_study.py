@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reslab.core.cli import run_stage
 from reslab.core.config import CNNStudyConfig, MLPStudyConfig, load_section
-from reslab.core.track import write_metrics, write_table
+from reslab.core.files import write_metrics, write_table
 from reslab.report.collect import (
     accuracy_statistics,
     first_layer_ratio,

@@ -6,21 +6,22 @@ SVM baseline and the fast linear probe read it.
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from reslab.core.atomic import atomic_path
+from reslab.batches.loader import BatchLoader, load_prepared
+from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import TransferConfig, load_runtime, load_section
-from reslab.data.loader import BatchLoader, load_prepared
+from reslab.core.files import atomic_path
+from reslab.core.ladder import BACKBONE
 from reslab.train.distributed import device_for
-from reslab.transfer import BACKBONE, extract_features, load_cnn
+from reslab.transfer import extract_features, load_cnn
 
 
 def main(argv: list[str]) -> None:
     cfg = load_section("transfer", TransferConfig)
-    data = load_prepared(f"data/prepared/{cfg.dataset}.npz", cfg.train_subset)
+    data = load_prepared(outputs.prepared(cfg.dataset), cfg.train_subset)
     device = device_for(load_runtime().device)
     model = load_cnn(BACKBONE, in_channels=data.image_shape[-1]).to(device)
     arrays = {}
@@ -30,7 +31,7 @@ def main(argv: list[str]) -> None:
         arrays[f"{name}_x"] = extract_features(model, loader)
         arrays[f"{name}_y"] = split.y.numpy()
     arrays["classes"] = np.array(data.classes)
-    out = Path("data/features") / f"{cfg.dataset}.npz"
+    out = outputs.features(cfg.dataset)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     print(f"features {arrays['train_x'].shape[1]}-d: "

@@ -10,13 +10,14 @@ the whole network (backbone + the head folded back onto raw features), where FT0
 
 import argparse
 import sys
+from dataclasses import asdict
 
+from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, as_dict, load_runtime, load_section
-from reslab.train.study import run_variant
+from reslab.core.config import TransferConfig, load_runtime, load_section
+from reslab.core.ladder import BACKBONE, RUNGS
+from reslab.train.study import train_variant, write_variant
 from reslab.transfer import (
-    BACKBONE,
-    RUNGS,
     feature_data,
     freeze,
     load_cnn,
@@ -33,20 +34,20 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     cfg = load_section("transfer", TransferConfig)
     recipe = cfg.probe.recipe(args.optimizer)
-    features_path = f"data/features/{cfg.dataset}.npz"
+    features_path = outputs.features(cfg.dataset)
     features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
     model = with_new_head(load_cnn(BACKBONE), data.num_classes, args.seed)
-    freeze(model, RUNGS["linear_probe"])
-
-    def fold_standardisation() -> None:
+    rung = RUNGS["linear_probe"]
+    freeze(model, rung.trainable_blocks)
+    trained = train_variant(rung.stage, rung.variant(args.optimizer, args.seed), model.head, data,
+                            recipe, seed=args.seed, runtime=load_runtime(),
+                            inputs=[features_path, BACKBONE],
+                            run_config={"dataset": cfg.dataset, "seed": args.seed,
+                                        "recipe": asdict(recipe)})
+    if trained:  # rank 0
         model.head = unstandardised_head(model.head, data.mean, data.std)
-
-    run_variant("linear_probe", f"{args.optimizer}-{args.seed}", model.head, data, recipe,
-                seed=args.seed, runtime=load_runtime(), inputs=[features_path, BACKBONE],
-                run_config={"dataset": cfg.dataset, "seed": args.seed, "recipe": as_dict(recipe)},
-                saved=model,
-                finish=fold_standardisation)
+        write_variant(trained, model)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,16 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
+from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import TransferConfig, load_section
-from reslab.core.track import write_metrics
+from reslab.core.files import write_metrics
 from reslab.transfer import linear_svm, load_features
 
 
 def main(argv: list[str]) -> None:
     cfg = load_section("transfer", TransferConfig)
-    f = load_features(f"data/features/{cfg.dataset}.npz")
+    f = load_features(outputs.features(cfg.dataset))
     start = time.perf_counter()
     best = None
     for c in cfg.svm_C:

@@ -4,10 +4,11 @@ import sys
 
 import torch
 
+from reslab.batches.augment import build_augment
+from reslab.batches.loader import load_prepared, manifest
+from reslab.core import outputs
 from reslab.core.cli import depth_variant, run_stage
 from reslab.core.config import CNNStudyConfig, load_runtime, load_section, variant_config
-from reslab.data.augment import build_augment
-from reslab.data.loader import load_prepared, manifest
 from reslab.models.cnn import CNN
 from reslab.train.study import run_variant
 
@@ -15,10 +16,11 @@ from reslab.train.study import run_variant
 def main(argv: list[str]) -> None:
     depth, arch, seed = depth_variant(argv, __doc__)
     cfg = load_section("train_cnn", CNNStudyConfig)
-    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     torch.manual_seed(seed)
-    model = CNN(depth, cfg.width, arch == "residual", data.num_classes, data.image_shape[-1])
+    model = CNN(depth=depth, width=cfg.width, residual=arch == "residual",
+                num_classes=data.num_classes, in_channels=data.image_shape[-1])
     run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[manifest(data_path)],
                 run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),

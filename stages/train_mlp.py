@@ -4,9 +4,10 @@ import sys
 
 import torch
 
+from reslab.batches.loader import load_prepared, manifest
+from reslab.core import outputs
 from reslab.core.cli import depth_variant, run_stage
 from reslab.core.config import MLPStudyConfig, load_runtime, load_section, variant_config
-from reslab.data.loader import load_prepared, manifest
 from reslab.models.mlp import MLP
 from reslab.train.study import run_variant
 
@@ -14,10 +15,11 @@ from reslab.train.study import run_variant
 def main(argv: list[str]) -> None:
     depth, arch, seed = depth_variant(argv, __doc__)
     cfg = load_section("train_mlp", MLPStudyConfig)
-    data_path = f"data/prepared/{cfg.dataset}.npz"
+    data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     torch.manual_seed(seed)
-    model = MLP(depth, cfg.width, arch == "residual", data.image_shape, data.num_classes)
+    model = MLP(depth=depth, width=cfg.width, residual=arch == "residual",
+                num_classes=data.num_classes, in_shape=data.image_shape)
     run_variant("train_mlp", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[manifest(data_path)],
                 run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),

@@ -12,7 +12,7 @@ import torch
 from torchvision import datasets, transforms
 
 from conftest import load_script
-from reslab.data.loader import Prepared, Split
+from reslab.batches.loader import Prepared, Split
 from reslab.models.mlp import MLP
 
 BENCH = Path(__file__).parents[1] / "bench"
@@ -25,7 +25,7 @@ import labstyle  # noqa: E402
 
 def counting_mlp(seen: list[int]) -> MLP:
     """A tiny MNIST-shaped MLP that records the batch size of every training forward."""
-    net = MLP(2, 8, in_shape=(4, 4, 1))
+    net = MLP(depth=2, width=8, residual=False, num_classes=10, in_shape=(4, 4, 1))
     net.register_forward_hook(lambda m, inp, out: seen.append(len(inp[0])) if m.training else None)
     return net
 
@@ -49,10 +49,10 @@ def test_ours_runs_what_auto_chooses_and_says_so():
     images = Split(torch.randint(0, 256, (8, 32, 32, 3), dtype=torch.uint8), torch.arange(8) % 2)
     data = Prepared(images, images, images, ["a", "b"], torch.zeros(3), torch.ones(3))
     chosen = []
-    model = CNN(9, 8, True, num_classes=2)
+    model = CNN(depth=9, width=8, residual=True, num_classes=2, in_channels=3)
     assert throughput.ours(model, data, 4, None, chosen=chosen)(2) > 0
-    assert chosen == [precision.choose("auto", "auto", CNN(9, 8, True), torch.device("cpu"))]
-    line = throughput.eval_speed(CNN(9, 8, True, num_classes=2), data, [2, 4], n=8)
+    assert chosen == [precision.choose("auto", "auto", model, torch.device("cpu"))]
+    line = throughput.eval_speed(model, data, [2, 4], n=8)
     assert re.fullmatch(r"fp32 evaluation, (channels_last|NCHW), img/s by batch size: "
                         r"2: [\d,]+, 4: [\d,]+", line), line
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from reslab.core.errors import ConfigError
-from reslab.models import build_model
+from reslab.models.build import build_model
 from reslab.models.cnn import CNN, ConvBlock, ResidualBlock
 
 
@@ -19,11 +19,13 @@ def n_params(m: nn.Module) -> int:
      (40, False, 10, 9_433_002)],
 )
 def test_parameter_counts_match_the_lab(depth, residual, classes, expected):
-    assert n_params(CNN(depth, 32, residual, classes)) == expected
+    model = CNN(depth=depth, width=32, residual=residual, num_classes=classes, in_channels=3)
+    assert n_params(model) == expected
 
 
 def test_projections_hold_the_difference():
-    res, plain = CNN(20, 32, True), CNN(20, 32, False)
+    res, plain = (CNN(depth=20, width=32, residual=r, num_classes=10, in_channels=3)
+                  for r in (True, False))
     shortcuts = [b.shortcut for b in res.blocks if not isinstance(b.shortcut, nn.Identity)]
     assert len(shortcuts) == 3
     assert sum(n_params(s) for s in shortcuts) == 43_904 == n_params(res) - n_params(plain)
@@ -48,7 +50,7 @@ def test_residual_block_adds_identity():
 @pytest.mark.parametrize("depth", [9, 20, 40, 50])
 @pytest.mark.parametrize("residual", [True, False])
 def test_output_shapes_and_downsampling(depth, residual):
-    model = CNN(depth, 8, residual, num_classes=7).eval()
+    model = CNN(depth=depth, width=8, residual=residual, num_classes=7, in_channels=3).eval()
     assert len(model.blocks) == (depth - 1) // 2
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
     assert model.features(torch.randn(2, 3, 32, 32)).shape == (2, 64)
@@ -58,7 +60,7 @@ def test_output_shapes_and_downsampling(depth, residual):
 
 
 def test_blocks_addressable_from_the_end():
-    model = CNN(20, 8, True)
+    model = CNN(depth=20, width=8, residual=True, num_classes=10, in_channels=3)
     assert model.blocks[-1] is list(model.blocks.children())[-1]
     assert model.blocks[-1].body[0].in_channels == 64
     assert isinstance(model.blocks[-3], ResidualBlock)
@@ -67,11 +69,11 @@ def test_blocks_addressable_from_the_end():
 @pytest.mark.parametrize("depth", [0, 1, 8])
 def test_depth_too_small(depth):
     with pytest.raises(ConfigError, match=f"depth: {depth} is too small"):
-        CNN(depth)
+        CNN(depth=depth, width=32, residual=True, num_classes=10, in_channels=3)
 
 
 def test_rebuild_from_spec():
-    model = CNN(20, 8, False, num_classes=5, in_channels=1)
+    model = CNN(depth=20, width=8, residual=False, num_classes=5, in_channels=1)
     clone = build_model(model.spec)
     assert clone.spec == model.spec and n_params(clone) == n_params(model)
     clone.load_state_dict(model.state_dict())

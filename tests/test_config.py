@@ -1,5 +1,7 @@
 import pytest
+import yaml
 
+from conftest import ROOT, deep_update
 from reslab.core.config import (
     DataConfig,
     MLPStudyConfig,
@@ -12,25 +14,45 @@ from reslab.core.config import (
 from reslab.core.errors import ConfigError
 
 
-def write(tmp_path, text):
+def write_raw(tmp_path, text):
     p = tmp_path / "params.yaml"
     p.write_text(text)
     return p
 
 
-def test_project_params_load():
-    from conftest import ROOT
+def write(tmp_path, text):
+    """The project's params.yaml with the sections or keys of `text` (YAML) changed."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return write_raw(tmp_path, yaml.safe_dump(deep_update(params, yaml.safe_load(text))))
 
+
+def test_project_params_load():
     cfg = load_section("train_mlp", MLPStudyConfig, ROOT / "params.yaml")
     assert cfg.train.lr == 1e-4 and cfg.train.batch_size == 256 and cfg.depths == [10, 20, 30]
     assert load_section("data", DataConfig, ROOT / "params.yaml").val_size == 5000
 
 
-def test_defaults_and_nested(tmp_path):
+def test_nested_values(tmp_path):
     p = write(tmp_path, "train_mlp:\n  width: 16\n  train:\n    lr: 1e-3\n")
     cfg = load_section("train_mlp", MLPStudyConfig, p)
     assert cfg.width == 16 and cfg.depths == [10, 20, 30]
     assert isinstance(cfg.train, TrainConfig) and cfg.train.lr == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(("section", "path"), [("train_mlp", ["width"]),
+                                               ("train_mlp", ["train", "momentum"]),
+                                               ("transfer", ["finetune", "augment", "hue"])])
+def test_a_missing_key_is_an_error_naming_it(tmp_path, section, path):
+    """No value has a default in the code: params.yaml says each one."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    parent = params[section]
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    p = write_raw(tmp_path, yaml.safe_dump(params))
+    cls = {"train_mlp": MLPStudyConfig, "transfer": TransferConfig}[section]
+    with pytest.raises(ConfigError, match=rf"^{'.'.join([section, *path])}: missing key"):
+        load_section(section, cls, p)
 
 
 @pytest.mark.parametrize(
@@ -49,8 +71,9 @@ def test_defaults_and_nested(tmp_path):
     ],
 )
 def test_data_errors(tmp_path, text, message):
+    structural = message.startswith(("missing section", "malformed", "expected a mapping"))
     with pytest.raises(ConfigError, match=None) as e:
-        load_section("data", DataConfig, write(tmp_path, text))
+        load_section("data", DataConfig, (write_raw if structural else write)(tmp_path, text))
     assert message in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -80,10 +103,13 @@ def test_missing_file(tmp_path):
         load_section("data", DataConfig, tmp_path / "nope.yaml")
 
 
-def test_runtime_section_optional_and_validated(tmp_path):
-    assert load_runtime(write(tmp_path, "data: {}\n")) == RuntimeConfig()
-    p = write(tmp_path, "runtime:\n  wandb: false\n  progress: false\n")
-    assert load_runtime(p) == RuntimeConfig(wandb=False, progress=False)
+def test_runtime_section_required_and_validated(tmp_path):
+    with pytest.raises(ConfigError, match="missing section 'runtime'"):
+        load_runtime(write_raw(tmp_path, "data: {}\n"))
+    p = write_raw(tmp_path, "runtime:\n  device: cpu\n  wandb: false\n  wandb_project: p\n"
+                            "  progress: false\n")
+    assert load_runtime(p) == RuntimeConfig(device="cpu", wandb=False, wandb_project="p",
+                                            progress=False)
     with pytest.raises(ConfigError, match="runtime.wanb: unknown key"):
         load_runtime(write(tmp_path, "runtime:\n  wanb: false\n"))
 
@@ -105,10 +131,8 @@ def test_ladder_recipe_comes_from_its_optimizer_only(tmp_path):
 
 
 def test_shipped_params_make_adamw_differ_from_adam():
-    """Every AdamW of the transfer study has its own (non-zero) decoupled weight decay; before,
-    none was set and each `adamw` ladder equalled the `adam` one to the last digit."""
-    from conftest import ROOT
-
+    """Every AdamW of the transfer study has its own (non-zero) decoupled weight decay, so that
+    no `adamw` ladder equals the `adam` one to the last digit."""
     cfg = load_section("transfer", TransferConfig, ROOT / "params.yaml")
     for rung in (cfg.probe, cfg.finetune):
         adam, adamw = rung.recipe("adam"), rung.recipe("adamw")

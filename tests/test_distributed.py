@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 CNN = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
 SITECUSTOMIZE = '''
 import contextlib, os
-import reslab.core.atomic as atomic
+import reslab.core.files as atomic
 
 _atomic_path = atomic.atomic_path
 

@@ -1,6 +1,5 @@
 """Every library module a stage imports is among its DVC dependencies, so a change to any code
-a stage runs re-runs it (before, the training stages missed config.py, svm_baseline missed
-transfer.py and extract_features missed the engine it took autocast from)."""
+a stage runs re-runs it (the params a stage reads: tests/test_pipeline_study.py)."""
 
 import ast
 import shlex
@@ -11,7 +10,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from conftest import ROOT
+from conftest import ROOT, dvc_stages, load_script
 
 SRC = ROOT / "src"
 
@@ -95,14 +94,7 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     Repo.init(str(tmp_path), no_scm=True).close()
 
-    def definitions() -> dict:
-        repo = Repo(str(tmp_path))
-        try:
-            return {s.name: s for s in repo.index.stages}
-        finally:
-            repo.close()
-
-    found = definitions()
+    found = dvc_stages(tmp_path)
     for opt in params["transfer"]["optimizers"]:
         assert {f"linear_probe@{opt}-0", f"linear_probe@{opt}-3"} <= set(found)
     assert {"finetune_ft2_aug@3", "finetune_full@0", "finetune_full@3"} <= set(found)
@@ -114,7 +106,7 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     # report declares the list
     params["transfer"]["seeds"] = [0]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    alone = definitions()
+    alone = dvc_stages(tmp_path)
     for name, stage in alone.items():
         if stage.cmd != found[name].cmd or [str(d) for d in stage.deps] != [
                 str(d) for d in found[name].deps]:
@@ -122,3 +114,9 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     declares = [name for name, stage in found.items()
                 if any("transfer.seeds" in list(p.params) for p in stage.params)]
     assert declares == ["report"]
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "stages").glob("*.py")), ids=lambda p: p.name)
+def test_every_stage_script_imports(script):
+    """What the fast tests do not run of a stage, its imports, still resolve."""
+    assert callable(load_script(script).main)

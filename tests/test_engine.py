@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from reslab.core.config import TrainConfig
-from reslab.data.loader import BatchLoader, Split
+from conftest import recipe
+from reslab.batches.loader import BatchLoader, Split
 from reslab.train import engine
 from reslab.train.engine import EarlyStopping, fit, make_optimizer, make_scheduler
 
@@ -31,8 +31,8 @@ def tiny_model(seed=0):
 
 
 def cfg(**kw):
-    base = {"optimizer": "adam", "lr": 1e-2, "epochs": 4, "batch_size": 16, "scheduler": "none"}
-    return TrainConfig(**{**base, **kw})
+    return recipe(**{"optimizer": "adam", "lr": 1e-2, "epochs": 4, "batch_size": 16,
+                     "scheduler": "none", **kw})
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "sgd_momentum"])
@@ -87,7 +87,7 @@ def test_cosine_scheduler_warms_up_then_decays_to_min_lr():
 
 def test_early_stopping_keeps_a_real_copy():
     model = tiny_model()
-    stopper = EarlyStopping(patience=2)
+    stopper = EarlyStopping(patience=2, min_delta=0.0)
     stopper.update(1.0, 0, model)
     with torch.no_grad():
         model[1].weight.add_(1.0)  # training goes on in place

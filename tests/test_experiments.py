@@ -9,12 +9,13 @@ import random
 import pytest
 import yaml
 
-from conftest import ROOT, deep_update, load_script
+from conftest import ROOT, deep_update
 from reslab.core.config import CNNStudyConfig, MLPStudyConfig, TransferConfig, load_section
+from reslab.core.files import write_metrics
+from reslab.core.ladder import LADDER
 from reslab.core.live import LIVE, write_progress
-from reslab.core.track import write_metrics
 from reslab.report.collect import accuracy_statistics, over_seeds, variants
-from reslab.report.figures import LADDER
+from reslab.report.summary import headline
 
 pytestmark = pytest.mark.slow
 
@@ -72,11 +73,10 @@ def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile,
     def transfer_row() -> dict:  # as the report reads it: over the shipped seeds
         return over_seeds({s: made_up() | {"trainable_fraction": 0.5} for s in tr.seeds})
 
-    ladders = {opt: {rung: transfer_row() for rung in LADDER} for opt in tr.optimizers}
+    ladders = {opt: {r.stage: transfer_row() for r in LADDER} for opt in tr.optimizers}
     single = {"finetune_ft2_aug": ("adamw", transfer_row()),
               "finetune_full": ("adamw", transfer_row())}
-    report = load_script(ROOT / "stages" / "report.py")
-    write_metrics("metrics/summary.json", {"summary": report.headline(
+    write_metrics("metrics/summary.json", {"summary": headline(
         stats, made_up(), made_up(), ladders, single)})
     row = {"epoch": 1, "train_loss": 2.0, "train_acc": 30.0, "val_loss": 2.1, "val_acc": 28.0,
            "lr": 1e-3}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MLP, VARIANT
+from conftest import MLP, VARIANT, recipe
 from reslab.core.errors import CheckpointError
 from reslab.train import checkpoint
 
@@ -30,9 +30,9 @@ def _ckpt(mutate):
 
 
 def _mlp_checkpoint(path):
-    from reslab.models.mlp import MLP as Net
+    from reslab.models.mlp import MLP
 
-    net = Net(2, 8)
+    net = MLP(depth=2, width=8, residual=False, num_classes=10, in_shape=(28, 28, 1))
     checkpoint.save_model(path, net, net.spec)
 
 
@@ -132,8 +132,7 @@ def test_training_batches_never_hold_a_validation_or_test_image(tmp_path, subset
     """Every image carries its own id in its pixels; an epoch of the training loader (of the
     whole split or a subset) draws only training-split images, never a validation or test one,
     and the evaluation loaders draw exactly their own split."""
-    from reslab.core.config import TrainConfig
-    from reslab.data.loader import load_prepared
+    from reslab.batches.loader import load_prepared
     from reslab.datasets.imagefolder import RawDataset
     from reslab.datasets.prepare import prepare
     from reslab.train.study import loaders
@@ -151,7 +150,7 @@ def test_training_batches_never_hold_a_validation_or_test_image(tmp_path, subset
         train_ids, val_ids = set(f["train_idx"].tolist()), set(f["val_idx"].tolist())
     data = load_prepared(tmp_path / "ids.npz", subset)
     data.mean, data.std = torch.zeros(1), torch.ones(1) / 255  # inputs read back as ids
-    train, val, test = loaders(data, TrainConfig(batch_size=8, eval_batch_size=8), "cpu", 0)
+    train, val, test = loaders(data, recipe(batch_size=8, eval_batch_size=8), "cpu", 0)
 
     def ids(loader):
         return [round(v) for x, _ in loader for v in x[:, 0, 0, 0].tolist()]
@@ -189,7 +188,7 @@ def test_svm_choice_looks_only_at_val(tmp_path, monkeypatch):
 
     import yaml
 
-    from conftest import ROOT, load_script
+    from conftest import ROOT, deep_update, load_script
 
     stage = load_script(ROOT / "stages/svm_baseline.py")
     rng = np.random.default_rng(0)
@@ -200,8 +199,9 @@ def test_svm_choice_looks_only_at_val(tmp_path, monkeypatch):
         arrays[f"{name}_x"] = (centers[y] + rng.normal(0, 1, (n, 8))).astype(np.float32)
         arrays[f"{name}_y"] = y
     (tmp_path / "data/features").mkdir(parents=True)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
-        {"transfer": {"dataset": "t", "svm_C": [1e-4, 1e-2, 1.0]}}))
+    params = deep_update(yaml.safe_load((ROOT / "params.yaml").read_text()),
+                         {"transfer": {"dataset": "t", "svm_C": [1e-4, 1e-2, 1.0]}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     chosen = []
     for test_y in (arrays["test_y"], rng.permutation(arrays["test_y"])):
@@ -214,8 +214,7 @@ def test_svm_choice_looks_only_at_val(tmp_path, monkeypatch):
 
 
 def test_eval_loaders_never_augment():
-    from reslab.core.config import TrainConfig
-    from reslab.data.loader import Prepared, Split
+    from reslab.batches.loader import Prepared, Split
     from reslab.train.study import loaders
 
     calls = []
@@ -226,7 +225,7 @@ def test_eval_loaders_never_augment():
 
     split = Split(torch.zeros(10, 4, 4, 3, dtype=torch.uint8), torch.zeros(10, dtype=torch.long))
     data = Prepared(split, split, split, ["a"], torch.zeros(3), torch.ones(3))
-    train, val, test = loaders(data, TrainConfig(batch_size=5, eval_batch_size=5), "cpu", 0, spy)
+    train, val, test = loaders(data, recipe(batch_size=5, eval_batch_size=5), "cpu", 0, spy)
     list(val), list(test)
     assert calls == []
     list(train)

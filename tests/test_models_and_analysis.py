@@ -9,7 +9,8 @@ from reslab.models.mlp import MLP
 
 @pytest.mark.parametrize("depth", [1, 2, 10, 30])
 def test_mlp_plain_and_residual_same_parameter_count(depth):
-    plain, res = MLP(depth, residual=False), MLP(depth, residual=True)
+    plain, res = (MLP(depth=depth, width=32, residual=r, num_classes=10, in_shape=(28, 28, 1))
+                  for r in (False, True))
     n = sum(p.numel() for p in plain.parameters())
     assert n == sum(p.numel() for p in res.parameters())
     # 784*32+32, (depth-1) * (32*32+32), 32*10+10
@@ -19,7 +20,7 @@ def test_mlp_plain_and_residual_same_parameter_count(depth):
 
 def test_mlp_residual_block_adds_skip():
     torch.manual_seed(0)
-    res = MLP(2, width=4, residual=True, in_shape=(3,), num_classes=2)
+    res = MLP(depth=2, width=4, residual=True, num_classes=2, in_shape=(3,))
     x = torch.randn(6, 4)
     block = res.blocks[0]
     assert torch.allclose(block(x), torch.relu(block.linear(x) + x))
@@ -27,7 +28,7 @@ def test_mlp_residual_block_adds_skip():
 
 def test_mlp_depth_zero_rejected():
     with pytest.raises(ConfigError, match="depth: 0 is out of range"):
-        MLP(0)
+        MLP(depth=0, width=32, residual=False, num_classes=10, in_shape=(28, 28, 1))
 
 
 def test_gradient_norms_known_network():
@@ -60,6 +61,7 @@ def test_plain_deep_mlp_gradient_vanishes_at_init():
     first = {}
     for residual in (False, True):
         torch.manual_seed(0)
-        rows = gradient_norms(MLP(30, residual=residual), [(x, y)])
+        mlp = MLP(depth=30, width=32, residual=residual, num_classes=10, in_shape=(28, 28, 1))
+        rows = gradient_norms(mlp, [(x, y)])
         first[residual] = rows[0]["grad_norm"]
     assert first[True] > 1000 * first[False]

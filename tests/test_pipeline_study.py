@@ -6,6 +6,7 @@ a param re-runs exactly its variants, the plots and views are the intended ones,
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 
@@ -53,7 +54,13 @@ def study(tmp_path_factory):
     make_imagefolder_zip(mirror / "cifar100.zip", classes=100, n_train=8, n_test=3, size=32,
                          mode="RGB", seed=7)
     repo = make_dvc_repo(root / "repo", mirror, STUDY_PARAMS)
+    repo.reads = root / "param_reads"  # what each stage read (tests/param_reads)
+    repo.reads.mkdir()
+    env = repo.env
+    repo.env = env | {"RESLAB_PARAM_READS": str(repo.reads),
+                      "PYTHONPATH": f"{ROOT / 'tests' / 'param_reads'}:{env['PYTHONPATH']}"}
     repo.first_run = repo.dvc("repro").stdout
+    repo.env = env
     repo.commit("the study")
     return repo
 
@@ -138,6 +145,32 @@ def test_whole_study(study):
     assert not study.resume_dir_has_files()
 
 
+def test_every_param_a_stage_reads_is_declared(study):
+    """Each stage declares in dvc.yaml every params key it read (`runtime` aside, which no
+    stage declares), so that changing one re-runs the stage."""
+    from dvc.repo import Repo
+
+    repo = Repo(str(study.path))
+    try:
+        declared = {tuple(shlex.split(s.cmd)[1:]): [k for p in s.params for k in p.params]
+                    for s in repo.index.stages}
+    finally:
+        repo.close()
+    guards = {  # read only to refuse a run by hand that DVC would never start
+        ("stages/prepare_data.py", "data.datasets"),  # an unlisted dataset
+        ("stages/finetune.py", "transfer.optimizers"),  # a rung of one optimizer with no ladder
+    }
+    records = [json.loads(f.read_text()) for f in study.reads.glob("*.json")]
+    assert len(records) == len(ran(study.first_run)), "a stage left no record"
+    for record in records:
+        keys = declared[tuple(record["argv"])]
+        missing = [r for r in record["reads"] if not r.startswith("runtime.")
+                   and (record["argv"][0], r) not in guards
+                   and not any(r == k or r.startswith(f"{k}.") for k in keys)]
+        assert not missing, f"{' '.join(record['argv'])} reads {missing}, undeclared"
+    assert any("train_mlp.train.lr" in r["reads"] for r in records)
+
+
 def test_saved_models_rescore_to_their_metrics(study):
     """Every checkpoint, re-scored in a plain fp32 loop outside the engine, gives its stage's
     test accuracy to 0.05 points (bf16 evaluation once made them differ by up to 0.15)."""
@@ -180,7 +213,8 @@ def test_a_param_reruns_exactly_its_variants(study):
         study.run("git", "checkout", "params.yaml")
     study.set_params({"transfer": {"finetune": {"optim": {"sgd_momentum": {"lr": 0.05}}}}})
     try:
-        assert status(study) == {f"finetune_ft{i}@sgd_momentum-0" for i in range(3)}
+        # and the report, whose rows say how each ladder's recipe differs from the lab's
+        assert status(study) == {f"finetune_ft{i}@sgd_momentum-0" for i in range(3)} | {"report"}
     finally:
         study.run("git", "checkout", "params.yaml")
 

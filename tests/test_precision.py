@@ -11,11 +11,16 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import recipe
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.train import precision
 
 CPU = torch.device("cpu")
+
+
+def cnn(width: int) -> CNN:
+    return CNN(depth=9, width=width, residual=True, num_classes=10, in_channels=3)
 
 
 @pytest.fixture
@@ -40,31 +45,32 @@ def cpu_kind(monkeypatch):
 ])
 def test_auto_chooses_per_cpu_kind(cpu_kind, capsys, kind, width, expect):
     cpu_kind(kind)
-    chosen = precision.choose("auto", "auto", CNN(9, width, True), CPU)
+    chosen = precision.choose("auto", "auto", cnn(width), CPU)
     assert (chosen.bf16, chosen.channels_last) == expect
     assert capsys.readouterr().out == ""  # auto says nothing
 
 
 def test_explicit_settings_are_honoured_with_one_line_where_slow_or_unsafe(cpu_kind, capsys):
     cpu_kind("avx2")
-    chosen = precision.choose(True, True, CNN(9, 16, True), CPU, "train_cnn@9-residual-0")
+    chosen = precision.choose(True, True, cnn(16), CPU, "train_cnn@9-residual-0")
     assert chosen == precision.Precision(bf16=True, channels_last=True)
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("train_cnn@9-residual-0: bf16: true") and "10x slower" in line
-    chosen = precision.choose(False, True, CNN(9, 4, True), CPU, "s")
+    chosen = precision.choose(False, True, cnn(4), CPU, "s")
     assert chosen == precision.Precision(bf16=False, channels_last=False)
     (line,) = capsys.readouterr().out.splitlines()
     assert "channels_last: true ignored" in line and "4 channels" in line
-    assert precision.choose(False, False, CNN(9, 16, True), CPU) == \
+    assert precision.choose(False, False, cnn(16), CPU) == \
         precision.Precision(False, False)
     cpu_kind("avx512")
-    assert precision.choose(False, "auto", CNN(9, 16, True), CPU).bf16 is False
+    assert precision.choose(False, "auto", cnn(16), CPU).bf16 is False
     assert capsys.readouterr().out == ""
 
 
 def test_channels_last_only_for_convolutional_models(cpu_kind):
     cpu_kind("avx512")
-    assert not precision.choose("auto", True, MLP(2, 8), CPU).channels_last
+    mlp = MLP(depth=2, width=8, residual=False, num_classes=10, in_shape=(28, 28, 1))
+    assert not precision.choose("auto", True, mlp, CPU).channels_last
     assert not precision.choose("auto", "auto", torch.nn.Linear(4, 2), CPU).channels_last
 
 
@@ -76,7 +82,7 @@ def test_onednn_isa_limit_counts_as_the_cpu(cpu_kind, monkeypatch, isa, avx512, 
     cpu_kind("avx512")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
     assert precision.cpu_avx512() is avx512 and precision.cpu_native_bf16() is bf16
-    assert precision.choose("auto", "auto", CNN(9, 4, True), CPU) == \
+    assert precision.choose("auto", "auto", cnn(4), CPU) == \
         precision.Precision(bf16, avx512)
 
 
@@ -93,11 +99,10 @@ def test_aten_capability_counts_as_the_cpu(cpu_kind, monkeypatch):
 
 
 def test_prepare_puts_the_model_in_the_chosen_format_and_resolves_the_recipe(cpu_kind):
-    from reslab.core.config import TrainConfig
 
     cpu_kind("avx2")
-    model = CNN(9, 8, True)
-    cfg, chosen = precision.prepare(model, TrainConfig(bf16="auto", channels_last="auto"), CPU)
+    model = cnn(8)
+    cfg, chosen = precision.prepare(model, recipe(bf16="auto", channels_last="auto"), CPU)
     assert (cfg.bf16, cfg.channels_last) == (False, True) == (chosen.bf16, chosen.channels_last)
     assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert chosen.record(CPU, 1) == {"bf16": 0, "channels_last": 1, "cuda": 0, "world_size": 1,
@@ -105,11 +110,10 @@ def test_prepare_puts_the_model_in_the_chosen_format_and_resolves_the_recipe(cpu
 
 
 def test_the_engine_and_loaders_refuse_an_unresolved_auto():
-    from reslab.core.config import TrainConfig
 
     with pytest.raises(ValueError, match="bf16='auto': resolve it with precision.prepare"):
-        precision.require_resolved(TrainConfig(bf16="auto"))
-    precision.require_resolved(TrainConfig(bf16=True, channels_last=False))
+        precision.require_resolved(recipe(bf16="auto"))
+    precision.require_resolved(recipe(bf16=True, channels_last=False))
 
 
 @pytest.mark.slow
@@ -118,7 +122,8 @@ def test_aten_capability_alone_selects_the_avx2_choices():
     CNN gets NCHW and fp32, as on an AVX2 CPU (on any x86 machine)."""
     code = ("import torch; from reslab.train import precision; from reslab.models.cnn import CNN;"
             "print(torch.backends.cpu.get_cpu_capability(), precision.describe_cpu(),"
-            " precision.choose('auto', 'auto', CNN(9, 4, True), torch.device('cpu')))")
+            " precision.choose('auto', 'auto', CNN(depth=9, width=4, residual=True,"
+            " num_classes=10, in_channels=3), torch.device('cpu')))")
     env = {k: v for k, v in os.environ.items() if "CPU_ISA" not in k}
     out = subprocess.run([sys.executable, "-c", code], env={**env, "ATEN_CPU_CAPABILITY": "avx2"},
                          capture_output=True, text=True, timeout=120, check=True).stdout
@@ -172,7 +177,7 @@ class FlagRecorder(nn.Module):
 def test_evaluation_and_features_run_in_ieee_fp32():
     """Training may allow TF32 on a GPU; evaluation and feature extraction turn it off for their
     duration and give the setting back."""
-    from reslab.data.loader import BatchLoader, Split
+    from reslab.batches.loader import BatchLoader, Split
     from reslab.train.engine import evaluate
     from reslab.transfer import extract_features
 

@@ -126,7 +126,8 @@ def test_bad_archive_named(tmp_path, case):
     assert str(e.value).startswith(str(path)) and message in str(e.value)
 
 
-def run_stage(tmp_path, mirror, name, params="data:\n  datasets: [tiny]\n  val_size: 6\n"):
+def run_stage(tmp_path, mirror, name,
+              params="data:\n  datasets: [tiny]\n  val_size: 6\n  seed: 0\n"):
     """download_data, then prepare_data <name>, as `dvc repro` runs them."""
     (tmp_path / "params.yaml").write_text(params)
     env = {"RESLAB_DATA_MIRROR": str(mirror), "RESLAB_TORCHVISION_ROOT": str(tmp_path / "raw"),
@@ -173,6 +174,7 @@ def test_stage_rejects_unlisted_dataset(tmp_path):
 
 @pytest.mark.slow
 def test_stage_bad_params(tmp_path):
-    proc = run_stage(tmp_path, tmp_path, "tiny", params="data:\n  val_size: -5\n")
+    proc = run_stage(tmp_path, tmp_path, "tiny",
+                     params="data:\n  datasets: [tiny]\n  val_size: -5\n  seed: 0\n")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: data.val_size: -5 is out of range (must be >= 1)"

@@ -6,9 +6,8 @@ them; on a machine without one, deselect them with `pytest -m "not mirror"`."""
 import pytest
 import torch
 
-from conftest import SHARED_MIRROR
-from reslab.core.config import TrainConfig
-from reslab.data.loader import load_prepared
+from conftest import SHARED_MIRROR, recipe
+from reslab.batches.loader import load_prepared
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.models.mlp import MLP
@@ -48,11 +47,11 @@ def test_residual_mlp_learns_where_plain_collapses(tmp_path):
     """The lab's first phenomenon on real MNIST, small: depth 30, 10k images, 3 epochs."""
     _, npz = prepared("mnist", tmp_path)
     data = load_prepared(npz, train_subset=10000)
-    cfg = TrainConfig(optimizer="adam", lr=3e-4, epochs=3, batch_size=64, scheduler="none")
+    cfg = recipe(optimizer="adam", lr=3e-4, epochs=3, batch_size=64, scheduler="none")
     acc = {}
     for residual in (False, True):
         torch.manual_seed(0)
-        model = MLP(30, residual=residual)
+        model = MLP(depth=30, width=32, residual=residual, num_classes=10, in_shape=(28, 28, 1))
         train, val, test = loaders(data, cfg, torch.device("cpu"), seed=0)
         fit(model, train, val, cfg)
         acc[residual] = evaluate(model, test)["acc"]

@@ -7,12 +7,19 @@ import math
 import pytest
 import yaml
 
-from conftest import ROOT, load_script
+from conftest import ROOT, section
 from reslab.core import config
 from reslab.report import lab
-from reslab.report.collect import accuracy_statistics, over_seeds, transfer_metrics
+from reslab.report.collect import (
+    accuracy_statistics,
+    over_seeds,
+    transfer_curves,
+    transfer_metrics,
+)
 from reslab.report.results import improved_section, study_section, transfer_section
+from reslab.report.sections import same_scale
 from reslab.report.stats import describe, paired_difference
+from reslab.report.summary import best_run, headline
 
 
 def test_describe_by_hand():
@@ -145,15 +152,14 @@ def test_transfer_rows_say_how_their_recipe_differs():
 
 
 def test_best_of_a_rung_is_chosen_on_validation_not_test():
-    best_run = load_script(ROOT / "stages" / "report.py").best_run
     runs = [{"val_acc_at_min_loss": 90.8, "test_acc": 87.7},   # best on val
             {"val_acc_at_min_loss": 90.4, "test_acc": 89.2}]   # best on test
     assert best_run(runs)["test_acc"] == 87.7
 
 
 def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
-    same_scale = load_script(ROOT / "stages" / "report.py").same_scale
-    imp, cnn = config.ImproveConfig(), config.CNNStudyConfig()
+    imp = section("improve_cnn", config.ImproveConfig)
+    cnn = section("train_cnn", config.CNNStudyConfig)
     imp = dataclasses.replace(imp, dataset=cnn.dataset, train_subset=cnn.train_subset,
                               width=cnn.width)
     assert same_scale(imp, dataclasses.replace(cnn, train=imp.train))
@@ -190,7 +196,6 @@ def test_the_best_optimizer_is_the_best_on_mean_validation_over_seeds():
     rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
     ladders = {"adam": dict.fromkeys(rungs, adam), "sgd": dict.fromkeys(rungs, sgd)}
     single = {"finetune_ft2_aug": ("adam", adam), "finetune_full": ("adam", adam)}
-    headline = load_script(ROOT / "stages" / "report.py").headline
     summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single)
     assert summary["ft1_best"] == 45.0 and summary["ft2_aug"] == 38.5
     assert summary["transfer_std"]["ft1_best"] == sgd["test"]["std"] == round(2 ** 0.5, 4)
@@ -201,7 +206,8 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
     """The report's reading of `metrics/<rung>/<opt>-<seed>.json` and of the single rungs'
     `metrics/<stage>/<seed>.json`, and the per-seed lines of the `dvc plots` tables."""
     monkeypatch.chdir(tmp_path)
-    tr = dataclasses.replace(config.TransferConfig(), optimizers=["adamw"], seeds=[0, 1])
+    tr = dataclasses.replace(section("transfer", config.TransferConfig), optimizers=["adamw"],
+                             seeds=[0, 1])
     rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
     for seed, acc in ((0, 40.0), (1, 50.0)):
         m = {"test_acc": acc, "val_acc_at_min_loss": acc, "trainable_fraction": 0.5}
@@ -212,12 +218,9 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
                 path = tmp_path / kind / f"{stem}.{'json' if kind == 'metrics' else 'csv'}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-    ladders, single = transfer_metrics(tr, list(rungs), config.SINGLE_RUNGS)
+    ladders, single = transfer_metrics(tr)
     assert ladders["adamw"]["finetune_ft1"]["test_acc"] == 45.0
     assert single["finetune_full"][0] == tr.full.train.optimizer
     assert single["finetune_full"][1]["test"]["n"] == 2
-    report = load_script(ROOT / "stages" / "report.py")
-    report.transfer_curves(["adamw"], [0, 1], {"finetune_ft2_aug": ("ft2_aug", "adamw")})
-    lines = (tmp_path / "plots/curves/transfer/finetune_ft2.csv").read_text()
-    assert {"adamw-0", "adamw-1", "ft2_aug-0 (adamw)", "ft2_aug-1 (adamw)"} <= {
-        row.rsplit(",", 1)[-1] for row in lines.splitlines()[1:]}
+    lines = transfer_curves(tr)["finetune_ft2"]
+    assert {"adamw-0", "adamw-1", "ft2_aug-0 (adamw)", "ft2_aug-1 (adamw)"} <= set(lines.variant)

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from reslab.core.track import Tracker, wandb_dir, wandb_mode, write_metrics, write_table
+from reslab.core.files import write_metrics, write_table
+from reslab.core.track import Tracker, wandb_dir, wandb_mode
 
 
 def test_metrics_must_be_numeric(tmp_path):

@@ -10,9 +10,10 @@ import torch
 import yaml
 from torch import nn
 
-from conftest import ROOT, load_script
-from reslab.core.config import TrainConfig, TransferConfig, load_section
-from reslab.data.loader import BatchLoader, Prepared, Split, load_prepared
+from conftest import ROOT, deep_update, load_script, recipe
+from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
+from reslab.core.config import TransferConfig, load_section
+from reslab.core.ladder import RUNGS
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.datasets.standin import make_imagefolder_zip
@@ -20,7 +21,6 @@ from reslab.models.cnn import CNN
 from reslab.train import checkpoint
 from reslab.train.engine import fit, run_epoch
 from reslab.transfer import (
-    RUNGS,
     extract_features,
     feature_data,
     freeze,
@@ -33,7 +33,7 @@ from reslab.transfer import (
 
 def backbone(seed=0, classes=10):
     torch.manual_seed(seed)
-    return CNN(11, 8, True, num_classes=classes)
+    return CNN(depth=11, width=8, residual=True, num_classes=classes, in_channels=3)
 
 
 def images(n=64, classes=5, seed=0):
@@ -43,7 +43,9 @@ def images(n=64, classes=5, seed=0):
 
 
 def run_in(path, stage, argv, params):
-    (path / "params.yaml").write_text(yaml.safe_dump(params))
+    """Run `stage` in `path` with the project's params.yaml changed by `params`."""
+    project = yaml.safe_load((ROOT / "params.yaml").read_text())
+    (path / "params.yaml").write_text(yaml.safe_dump(deep_update(project, params)))
     cwd = os.getcwd()
     os.chdir(path)
     try:
@@ -55,7 +57,7 @@ def run_in(path, stage, argv, params):
 @pytest.mark.parametrize("stage", sorted(RUNGS))
 def test_trainable_parameters_per_rung(stage):
     model = with_new_head(backbone(), 7, seed=0)
-    n = RUNGS[stage]
+    n = RUNGS[stage].trainable_blocks
     freeze(model, n)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     if n is None:
@@ -114,7 +116,7 @@ def test_fast_probe_equals_slow_path_and_folds_back_onto_raw_features():
     whole frozen network on images gives; folded back, the saved network computes the same."""
     data = Prepared(images(64), images(32, seed=1), images(32, seed=2), [f"c{i}" for i in range(5)],
                     torch.full((3,), 0.5), torch.full((3,), 0.25))
-    cfg = TrainConfig(optimizer="adam", lr=1e-2, epochs=3, batch_size=16, scheduler="none")
+    cfg = recipe(optimizer="adam", lr=1e-2, epochs=3, batch_size=16, scheduler="none")
 
     def loaders(d):
         return (BatchLoader(d.train, 16, d.mean, d.std, shuffle=True, seed=0),
@@ -196,7 +198,8 @@ def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     params["runtime"] = {"wandb": False, "progress": False}
     params["transfer"]["dataset"] = "blobs"
     torch.manual_seed(0)
-    cnn = CNN(9, 4, True, num_classes=10)  # 32-d features, as the blobs (its convs never train)
+    # 32-d features, as the blobs (its convs never train)
+    cnn = CNN(depth=9, width=4, residual=True, num_classes=10, in_channels=3)
     checkpoint.save_model(tmp_path / "models/improve_cnn.pt", cnn, cnn.spec)
     run_in(tmp_path, "svm_baseline", [], params)
     svm = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())["test_acc"]

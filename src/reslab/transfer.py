@@ -1,9 +1,5 @@
-"""Transfer of the CIFAR-10 backbone: new head, which blocks train at each rung, features.
-
-The ladder, one per optimizer: linear probe (head only) -> FT0 (+ last block) -> FT1 (+ the block
-before) -> FT2 (+ one more); FT2+aug starts from FT1 like FT2, with strong augmentation; the full
-fine-tune (every layer, the improved recipe) starts from the linear probe.
-"""
+"""Transfer of the CIFAR-10 backbone: a new head, the blocks a rung trains (the ladder itself:
+`reslab.core.ladder`), the features of the linear probe and the SVM baseline."""
 
 from __future__ import annotations
 
@@ -13,18 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from reslab.batches.loader import BatchLoader, Prepared, Split
 from reslab.core.errors import CheckpointError, DataError
-from reslab.data.loader import BatchLoader, Prepared, Split
-from reslab.models import build_model
+from reslab.models.build import build_model
 from reslab.models.cnn import CNN
 from reslab.train import checkpoint, precision
-
-BACKBONE = "models/improve_cnn.pt"  # written by improve_cnn, where every transfer stage starts
-RUNGS = {"linear_probe": 0, "finetune_ft0": 1, "finetune_ft1": 2, "finetune_ft2": 3,
-         "finetune_ft2_aug": 3, "finetune_full": None}  # trainable blocks; None = every layer
-STARTS_FROM = {"finetune_ft0": "linear_probe", "finetune_ft1": "finetune_ft0",
-               "finetune_ft2": "finetune_ft1", "finetune_ft2_aug": "finetune_ft1",
-               "finetune_full": "linear_probe"}
 
 
 def load_cnn(path: str | Path, **expect) -> CNN:

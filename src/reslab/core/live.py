@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from reslab.core.atomic import write_json
+from reslab.core.files import write_json
 
 LIVE = Path("live/metrics.json")
 

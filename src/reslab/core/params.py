@@ -22,13 +22,11 @@ from reslab.core.errors import ConfigError
 PARAMS_FILE = Path("params.yaml")
 
 
-def param(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None, **kw):
-    """A dataclass field with numeric bounds checked at load time."""
-    if isinstance(default, list):
-        kw["default_factory"] = lambda d=default: list(d)
-        default = dataclasses.MISSING
+def param(*, ge=None, gt=None, le=None, lt=None):
+    """A dataclass field (without a default: params.yaml says every value) whose numeric bounds
+    are checked at load time."""
     bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None}
-    return field(default=default, metadata={"bounds": bounds}, **kw)
+    return field(metadata={"bounds": bounds})
 
 
 def _type_name(tp) -> str:
@@ -96,8 +94,8 @@ def build(cls, raw: dict, prefix: str):
     for name, f in fields.items():
         if name in raw:
             values[name] = _check(f"{prefix}.{name}", raw[name], hints[name], dict(f.metadata))
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{prefix}.{name}: missing key")
+        else:
+            raise ConfigError(f"{prefix}.{name}: missing key (params.yaml states every value)")
     return cls(**values)
 
 

@@ -1,4 +1,4 @@
-"""Where results go: metrics JSON (numeric leaves), per-epoch history tables, and wandb.
+"""Weights & Biases tracking of every training run.
 
 wandb's mode is the user's, never hard-coded (`wandb_mode`); its runs go to the user's project
 even from a temporary experiment's copy (`wandb_dir`); only the stage's params are sent as the
@@ -13,43 +13,7 @@ import os
 import uuid
 from pathlib import Path
 
-import pandas as pd
-
-from reslab.core.atomic import atomic_path, write_json
-from reslab.core.errors import DataError
-
-
-def require(path: str | Path) -> Path:
-    """An output an earlier stage should have written; a one-line error naming it if missing."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: missing (run `dvc repro` for the stage that writes it)")
-    return path
-
-
-def read_json(path: str | Path) -> dict:
-    return json.loads(require(path).read_text())
-
-
-def _non_numeric(obj, prefix: str = "") -> list[str]:
-    if isinstance(obj, dict):
-        return [bad for k, v in obj.items() for bad in _non_numeric(v, f"{prefix}{k}.")]
-    ok = isinstance(obj, int | float) and not isinstance(obj, bool)
-    return [] if ok else [prefix.rstrip(".")]
-
-
-def write_metrics(path: str | Path, metrics: dict) -> None:
-    """Metrics JSON for `dvc metrics`: nested dicts whose leaves are all numbers."""
-    bad = _non_numeric(metrics)
-    if bad:
-        raise TypeError(f"metrics must have numeric leaves; not: {bad}")
-    write_json(path, metrics)
-
-
-def write_table(path: str | Path, rows: list[dict]) -> None:
-    """A CSV that `dvc plots` can draw (one row per epoch, or per layer)."""
-    with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+from reslab.core.files import write_json
 
 
 def project_root() -> Path:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from reslab.core.atomic import atomic_path
 from reslab.core.errors import DataError
+from reslab.core.files import atomic_path
 
 
 @dataclass

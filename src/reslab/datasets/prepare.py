@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reslab.core.atomic import atomic_path, sha256_file, write_json
 from reslab.core.errors import ConfigError
+from reslab.core.files import atomic_path, sha256_file, write_json
 from reslab.datasets.imagefolder import RawDataset
 
 

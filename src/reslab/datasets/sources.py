@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reslab.core.atomic import atomic_path
 from reslab.core.errors import DataError
+from reslab.core.files import atomic_path
 from reslab.datasets.imagefolder import RawDataset, index_zip, open_zip, read_imagefolder_zip
 
 MIRROR_ENV = "RESLAB_DATA_MIRROR"

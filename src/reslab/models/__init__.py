@@ -1,22 +1,5 @@
-"""Model definitions for the study (docs/lab.md), rebuilt from checkpoint meta."""
+"""Model definitions for the study (docs/lab.md): `mlp.MLP`, `cnn.CNN`, and `build.build_model`,
+which rebuilds either from a checkpoint's meta. Imports nothing, so that the configuration can
+validate a depth against `CNN_MIN_DEPTH` without loading torch."""
 
-from torch import nn
-
-from reslab.core.errors import CheckpointError
-from reslab.models.cnn import CNN
-from reslab.models.mlp import MLP
-
-
-def build_model(meta: dict) -> nn.Module:
-    """The untrained model a checkpoint's `meta` describes (see `checkpoint.save_model`)."""
-    try:
-        if meta["arch"] == "mlp":
-            return MLP(meta["depth"], meta["width"], meta["residual"], tuple(meta["in_shape"]),
-                       meta["num_classes"])
-        if meta["arch"] == "cnn":
-            return CNN(meta["depth"], meta["width"], meta["residual"], meta["num_classes"],
-                       meta["in_channels"])
-    except KeyError as e:
-        raise CheckpointError(f"checkpoint meta lacks {e}") from None
-    raise CheckpointError(f"checkpoint meta has unknown arch {meta.get('arch')!r}")
-
+CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks // 4 >= 1

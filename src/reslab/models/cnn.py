@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reslab.core.config import CNN_MIN_DEPTH
 from reslab.core.errors import ConfigError
+from reslab.models import CNN_MIN_DEPTH
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:
@@ -53,8 +53,8 @@ class ResidualBlock(nn.Module):
 class CNN(nn.Module):
     """Stem conv3x3 + BN + ReLU, `(depth - 1) // 2` blocks, global average pooling, Linear."""
 
-    def __init__(self, depth: int, width: int = 32, residual: bool = True, num_classes: int = 10,
-                 in_channels: int = 3):
+    def __init__(self, *, depth: int, width: int, residual: bool, num_classes: int,
+                 in_channels: int):
         super().__init__()
         if depth < CNN_MIN_DEPTH:
             raise ConfigError(f"depth: {depth} is too small for the CNN's three downsamplings "

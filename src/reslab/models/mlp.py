@@ -27,8 +27,8 @@ class MLPBlock(nn.Module):
 class MLP(nn.Module):
     """Linear(in -> width)+ReLU, then depth-1 hidden blocks, then Linear(width -> classes)."""
 
-    def __init__(self, depth: int, width: int = 32, residual: bool = False,
-                 in_shape: tuple[int, ...] = (28, 28, 1), num_classes: int = 10):
+    def __init__(self, *, depth: int, width: int, residual: bool, num_classes: int,
+                 in_shape: tuple[int, ...]):
         super().__init__()
         if depth < 1:
             raise ConfigError(f"depth: {depth} is out of range (an MLP needs at least 1 layer)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import statistics
 from itertools import product
-from pathlib import Path
 
 import pandas as pd
 
-from reslab.core.track import read_json, require
+from reslab.core.files import read_json, require
+from reslab.core.ladder import LADDER, SINGLE, Rung
+from reslab.core.outputs import VariantOutputs
 from reslab.report.stats import describe, mean_interval, paired_difference
 
 
@@ -18,11 +19,15 @@ def variants(cfg) -> list[tuple[int, str, int]]:
     return list(product(cfg.depths, cfg.archs, cfg.seeds))
 
 
+def outputs(study: str, depth: int, arch: str, seed: int) -> VariantOutputs:
+    return VariantOutputs.for_variant(study, f"{depth}-{arch}-{seed}")
+
+
 def study_metrics(study: str, cfg) -> dict[int, dict[str, dict[int, dict]]]:
     """depth -> arch -> seed -> that variant's metrics."""
     out: dict = {}
     for depth, arch, seed in variants(cfg):
-        metrics = read_json(Path("metrics", study, f"{depth}-{arch}-{seed}.json"))
+        metrics = read_json(outputs(study, depth, arch, seed).metrics)
         out.setdefault(depth, {}).setdefault(arch, {})[seed] = metrics
     return out
 
@@ -32,7 +37,7 @@ def study_curves(study: str, cfg) -> pd.DataFrame:
     frames = []
     for depth, arch, seed in variants(cfg):
         variant = f"{depth}-{arch}-{seed}"
-        df = pd.read_csv(require(Path("plots", study, f"{variant}.csv")))
+        df = pd.read_csv(require(outputs(study, depth, arch, seed).history))
         frames.append(df.assign(variant=variant, depth=depth, arch=arch, seed=seed))
     return pd.concat(frames, ignore_index=True)
 
@@ -41,7 +46,7 @@ def gradflow_tables(study: str, cfg) -> dict[int, dict[str, dict[int, pd.DataFra
     """depth -> arch -> seed -> the variant's gradient-flow table."""
     out: dict = {}
     for depth, arch, seed in variants(cfg):
-        df = pd.read_csv(require(Path("plots/gradflow", study, f"{depth}-{arch}-{seed}.csv")))
+        df = pd.read_csv(require(outputs(study, depth, arch, seed).gradflow))
         out.setdefault(depth, {}).setdefault(arch, {})[seed] = df
     return out
 
@@ -86,13 +91,32 @@ def over_seeds(runs: dict[int, dict]) -> dict:
                    "test": _rounded(describe(tests) | mean_interval(tests))}
 
 
-def transfer_metrics(tr, ladder: list[str], single: dict[str, str]):
-    """The ladders (optimizer -> rung -> `over_seeds`) and the rungs of one optimizer (stage ->
-    (optimizer, `over_seeds`)), read from every seed's metrics file."""
-    ladders = {opt: {rung: over_seeds({s: read_json(f"metrics/{rung}/{opt}-{s}.json")
-                                       for s in tr.seeds}) for rung in ladder}
-               for opt in tr.optimizers}
-    ones = {stage: (getattr(tr, key).train.optimizer,
-                    over_seeds({s: read_json(f"metrics/{stage}/{s}.json") for s in tr.seeds}))
-            for stage, key in single.items()}
+def single_optimizer(tr, rung: Rung) -> str:
+    """The optimizer of a rung of one optimizer: its own section's `train.optimizer`."""
+    return getattr(tr, rung.name).train.optimizer
+
+
+def transfer_metrics(tr) -> tuple[dict, dict]:
+    """The ladders (optimizer -> rung stage -> `over_seeds`) and the rungs of one optimizer
+    (rung stage -> (optimizer, `over_seeds`)), read from every seed's metrics file. `tr`: the
+    TransferConfig."""
+    def rows(rung: Rung, opt: str) -> dict:
+        return over_seeds({s: read_json(rung.outputs(opt, s).metrics) for s in tr.seeds})
+
+    ladders = {opt: {r.stage: rows(r, opt) for r in LADDER} for opt in tr.optimizers}
+    ones = {r.stage: (single_optimizer(tr, r), rows(r, single_optimizer(tr, r))) for r in SINGLE}
     return ladders, ones
+
+
+def transfer_curves(tr) -> dict[str, pd.DataFrame]:
+    """Per ladder rung, every variant's per-epoch history in one long table, a `variant` column
+    naming its optimizer and seed; FT2's also holds the rungs of one optimizer, named
+    `<rung>-<seed> (<optimizer>)`."""
+    def history(rung: Rung, opt: str, seed: int, name: str) -> pd.DataFrame:
+        return pd.read_csv(require(rung.outputs(opt, seed).history)).assign(variant=name)
+
+    tables = {r.stage: [history(r, opt, s, f"{opt}-{s}") for opt in tr.optimizers
+                        for s in tr.seeds] for r in LADDER}
+    tables[LADDER[-1].stage] += [history(r, opt, s, f"{r.name}-{s} ({opt})") for r in SINGLE
+                                 for opt in [single_optimizer(tr, r)] for s in tr.seeds]
+    return {stage: pd.concat(frames) for stage, frames in tables.items()}

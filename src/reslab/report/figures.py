@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from reslab.core.atomic import atomic_path
+from reslab.core.files import atomic_path
+from reslab.core.ladder import LADDER
 
 COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 WEIGHT_LAYERS = ("Linear", "Conv2d")
@@ -131,10 +132,6 @@ def curves_figure(curves: pd.DataFrame, title: str, path: Path) -> None:
     _save(fig, path)
 
 
-LADDER = {"linear_probe": "LP", "finetune_ft0": "FT0", "finetune_ft1": "FT1",
-          "finetune_ft2": "FT2"}
-
-
 def ladder_figure(ladders: dict[str, dict[str, dict]], single: dict[str, dict],
                   svm: float, title: str, path: Path) -> None:
     """Test accuracy of each rung (`collect.over_seeds`: the mean, with the std over seeds as an
@@ -148,13 +145,13 @@ def ladder_figure(ladders: dict[str, dict[str, dict]], single: dict[str, dict],
     width = 0.8 / max(1, len(ladders))
     for i, (opt, rungs) in enumerate(ladders.items()):
         xs = [r + (i - (len(ladders) - 1) / 2) * width for r in range(len(LADDER))]
-        heights, errors = bars([rungs[r] for r in LADDER])
+        heights, errors = bars([rungs[r.stage] for r in LADDER])
         ax.bar(xs, heights, width, yerr=errors, capsize=2, label=opt)
     extra = range(len(LADDER), len(LADDER) + len(single))
     heights, errors = bars(list(single.values()))
     ax.bar(extra, heights, 0.8 / 2, yerr=errors, capsize=2, color="grey")
     ax.axhline(svm, ls="--", color="black", lw=1, label=f"SVM on features ({svm:.1f})")
-    ax.set_xticks([*range(len(LADDER)), *extra], [*LADDER.values(), *single])
+    ax.set_xticks([*range(len(LADDER)), *extra], [*(r.label for r in LADDER), *single])
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")

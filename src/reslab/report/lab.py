@@ -12,6 +12,8 @@ recipe" where our recipe is not the lab's (`recipe_differs`).
 
 from __future__ import annotations
 
+from reslab.core.ladder import LADDER
+
 MLP = {  # depth -> arch -> (number, split)
     10: {"plain": (89.6, "test"), "residual": (96.04, "val")},
     20: {"plain": (80.5, "test"), "residual": (95.38, "val")},
@@ -110,7 +112,7 @@ def transfer_recipes(tr) -> dict[tuple[str, str], str]:
     for opt in tr.optimizers:
         out[("linear_probe", opt)] = PROBE
         rung = recipe_differs("finetune", tr.finetune.recipe(opt), tr.finetune.augment)
-        for name in ("finetune_ft0", "finetune_ft1", "finetune_ft2"):
+        for name in (r.stage for r in LADDER if r.starts_from):
             out[(name, opt)] = "; ".join(w for w in (RUNG, rung) if w)
     aug = recipe_differs("finetune", tr.ft2_aug.train, tr.ft2_aug.augment, "finetune_ft2_aug")
     out[("finetune_ft2_aug", tr.ft2_aug.train.optimizer)] = "; ".join(

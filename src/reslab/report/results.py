@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from reslab.core.ladder import LADDER, RUNGS
 from reslab.report import lab
-from reslab.report.figures import LADDER
 
 
 def table(header: list[str], rows: list[list]) -> str:
@@ -126,7 +126,7 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     rows = [["SVM on features", "—", pct(svm["test_acc"]), "—", pct(svm["val_acc"]), "—",
              *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
                      differs(("svm", "")))]]
-    for rung, label in LADDER.items():
+    for rung, label in ((r.stage, r.label) for r in LADDER):
         ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
         for opt, rungs in ladders.items():
             m = rungs[rung]
@@ -134,17 +134,15 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
             rows.append([label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
                          f"{100 * m['trainable_fraction']:.1f}%",
                          *versus(accuracies(m), ref, ok, differs((rung, opt)))])
-    labels = {"finetune_ft2_aug": "FT2 + augmentation", "finetune_full": "full fine-tune (beyond "
-              "the lab: every layer, improved recipe)"}
     for rung, (opt, m) in single.items():
         ref = lab.TRANSFER.get(rung)
         ref = ref[:2] if ref and opt == ref[2] else None
-        rows.append([labels[rung], opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
+        rows.append([RUNGS[rung].label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
                      f"{100 * m['trainable_fraction']:.1f}%",
                      *versus(accuracies(m), ref, ok, differs((rung, opt)))])
-    names = {"svm": "SVM", **LADDER, "finetune_ft2_aug": "FT2 + augmentation"}
+    names = {"svm": "SVM"} | {r.stage: r.label for r in RUNGS.values()}
     reasons: dict[str, list[str]] = {}
-    shown = {("svm", "")} | {(r, o) for o in ladders for r in LADDER} | {
+    shown = {("svm", "")} | {(r.stage, o) for o in ladders for r in LADDER} | {
         (r, o) for r, (o, _) in single.items()}
     for (rung, opt), why in recipes.items():
         if (rung, opt) in shown:

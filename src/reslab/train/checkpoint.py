@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reslab.core.atomic import atomic_path
 from reslab.core.errors import CheckpointError
+from reslab.core.files import atomic_path
 
 
 def save(path: str | Path, obj: dict) -> None:

@@ -20,10 +20,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from reslab.batches.loader import BatchLoader
 from reslab.core.config import TrainConfig
 from reslab.core.errors import CheckpointError, ReslabError
 from reslab.core.live import write_progress
-from reslab.data.loader import BatchLoader
 from reslab.train import checkpoint, distributed, precision
 
 SLOW_RUN_HOURS = 1.0  # a run estimated to train longer than this says where the quick profile is
@@ -72,8 +72,8 @@ class EarlyStopping:
     more than `min_delta` is a bad epoch, but if its loss is the lowest so far its weights are
     kept, so the selected epoch is always the true minimum."""
 
-    patience: int = 0  # 0: never stop early, but still remember the best weights
-    min_delta: float = 0.0
+    patience: int  # 0: never stop early, but still remember the best weights
+    min_delta: float
     best_loss: float = float("inf")  # the lowest so far: its weights are kept
     best_epoch: int = -1
     bad_epochs: int = 0
@@ -181,8 +181,48 @@ class FitResult:
     max_val_acc: float
     epochs_run: int
     train_seconds: float
-    extras: list = field(default_factory=list)  # `epoch_end`'s value after every epoch
-    epoch_seconds: list = field(default_factory=list)  # training time of each epoch (not saved)
+    extras: list  # `epoch_end`'s value after every epoch
+    epoch_seconds: list  # training time of each epoch (not saved)
+
+
+def load_resume(state_path: Path | None, fingerprint: str, desc: str, model: nn.Module,
+                optimizer, scheduler, stopper: EarlyStopping,
+                train: BatchLoader) -> tuple[list[dict], list, float]:
+    """Restore the saved training state of this run (same `fingerprint`; read by rank 0, sent
+    to every rank) into the objects given; its history, extras and seconds so far, or nothing
+    when there is none, or it is another run's or unreadable (said in a line)."""
+    state = None
+    if state_path and distributed.is_main() and state_path.exists():
+        try:
+            state = checkpoint.load(state_path)
+        except CheckpointError as e:
+            print(f"{desc}: starting afresh, the saved training state is unusable ({e})",
+                  flush=True)
+        state = state if state and state.get("fingerprint") == fingerprint else None
+    state = distributed.broadcast(state)
+    if state is None:
+        return [], [], 0.0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    stopper.load_state_dict(state["stopper"])
+    train.load_state_dict(state["loader"][distributed.rank()])
+    if distributed.is_main():
+        print(f"{desc}: resuming after epoch {len(state['history'])}", flush=True)
+    return state["history"], state["extras"], state["seconds"]
+
+
+def save_resume(state_path: Path, fingerprint: str, model: nn.Module, optimizer, scheduler,
+                stopper: EarlyStopping, loader_states: list, history: list, extras: list,
+                seconds: float) -> None:
+    """Everything `fit` needs to go on after this epoch exactly as if never stopped."""
+    checkpoint.save(state_path, {
+        "fingerprint": fingerprint, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "stopper": stopper.state_dict(), "loader": loader_states,
+        "history": history, "extras": extras, "seconds": seconds})
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
@@ -206,32 +246,12 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     precision.require_resolved(cfg)
-    history: list[dict] = []
-    extras: list = []
-    seconds, epoch_seconds = 0.0, []
     state_path = Path(state_path) if state_path else None
-    state = None
-    if state_path and distributed.is_main() and state_path.exists():
-        try:
-            state = checkpoint.load(state_path)
-        except CheckpointError as e:
-            print(f"{desc}: starting afresh, the saved training state is unusable ({e})",
-                  flush=True)
-        state = state if state and state.get("fingerprint") == fingerprint else None
-    state = distributed.broadcast(state)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        stopper.load_state_dict(state["stopper"])
-        train.load_state_dict(state["loader"][distributed.rank()])
-        history, extras, seconds = state["history"], state["extras"], state["seconds"]
-        if distributed.is_main():
-            print(f"{desc}: resuming after epoch {len(history)}", flush=True)
-            if live_path:
-                write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1,
-                               seconds)
+    history, extras, seconds = load_resume(state_path, fingerprint, desc, model, optimizer,
+                                           scheduler, stopper, train)
+    epoch_seconds = []
+    if history and live_path and distributed.is_main():
+        write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1, seconds)
     for epoch in range(len(history), cfg.epochs):
         if history and stopper.should_stop:
             break
@@ -260,12 +280,8 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         if tracker is not None:
             tracker.log(row)
         if state_path:
-            checkpoint.save(state_path, {
-                "fingerprint": fingerprint, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                "stopper": stopper.state_dict(), "loader": loader_states,
-                "history": history, "extras": extras, "seconds": seconds})
+            save_resume(state_path, fingerprint, model, optimizer, scheduler, stopper,
+                        loader_states, history, extras, seconds)
         if live_path:
             write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1, seconds)
     if stopper.best_epoch < 0:
@@ -273,6 +289,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                           "lower the learning rate")
     model.load_state_dict(stopper.best_state)
     best = history[stopper.best_epoch]
-    return FitResult(history, stopper.best_epoch + 1, stopper.best_loss, best["val_acc"],
-                     max(r["val_acc"] for r in history), len(history), seconds, extras,
-                     epoch_seconds)
+    return FitResult(history=history, selected_epoch=stopper.best_epoch + 1,
+                     min_val_loss=stopper.best_loss, val_acc_at_min_loss=best["val_acc"],
+                     max_val_acc=max(r["val_acc"] for r in history), epochs_run=len(history),
+                     train_seconds=seconds, extras=extras, epoch_seconds=epoch_seconds)

@@ -1,11 +1,11 @@
 """One training stage's run, end to end: train, test, gradient flow, outputs.
 
 Shared by every training stage (MLP and CNN studies, improved backbone, transfer rungs) so that
-all write the same files:
-`models/<stage>/<variant>.pt`, `metrics/<stage>/<variant>.json`, `plots/<stage>/<variant>.csv`
-(per-epoch history) and `plots/gradflow/<stage>/<variant>.csv` (per-layer gradient norms at
-initialisation and after every epoch). Under DDP every rank trains and evaluates; rank 0 alone
-writes.
+all write the same files (`reslab.core.outputs`): the model, its metrics, the per-epoch history
+and the per-layer gradient norms. `run_variant` is `train_variant` then `write_variant`; the
+linear probe calls the two itself, to fold the features' standardisation into the head it
+trained before saving the whole network. Under DDP every rank trains and evaluates; rank 0
+alone writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,37 +21,16 @@ from torch import nn
 
 import reslab
 from reslab.analysis.gradflow import gradient_norms
-from reslab.core.atomic import sha256_file
+from reslab.batches.augment import Augment
+from reslab.batches.loader import BatchLoader, Prepared, Split, balanced_indices
 from reslab.core.config import RuntimeConfig, TrainConfig
 from reslab.core.errors import ConfigError
+from reslab.core.files import sha256_file, write_metrics, write_table
 from reslab.core.live import LIVE
-from reslab.core.track import Tracker, write_metrics, write_table
-from reslab.data.augment import Augment
-from reslab.data.loader import BatchLoader, Prepared, Split, balanced_indices
+from reslab.core.outputs import VariantOutputs
+from reslab.core.track import Tracker
 from reslab.train import checkpoint, distributed, precision
-from reslab.train.engine import evaluate, fit
-
-RESUME_DIR = Path(".resume")
-
-
-@dataclass(frozen=True)
-class VariantOutputs:
-    model: Path
-    metrics: Path
-    history: Path
-    gradflow: Path
-    resume: Path
-
-    @classmethod
-    def for_variant(cls, stage: str, variant: str | None = None) -> VariantOutputs:
-        """`<kind>/<stage>/<variant>.<ext>` for a matrix stage, `<kind>/<stage>.<ext>` else."""
-        def path(*parts: str, ext: str) -> Path:
-            name = f"{stage}/{variant}" if variant else stage
-            return Path(*parts, f"{name}.{ext}")
-
-        return cls(path("models", ext="pt"), path("metrics", ext="json"),
-                   path("plots", ext="csv"), path("plots", "gradflow", ext="csv"),
-                   path(str(RESUME_DIR), ext="pt"))
+from reslab.train.engine import FitResult, evaluate, fit
 
 
 def code_digest() -> str:
@@ -103,19 +81,29 @@ def probe_batches(data: Prepared, n_batches: int, batch_size: int, device: torch
                             channels_last=channels_last))
 
 
-def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
-                cfg: TrainConfig, *, seed: int, runtime: RuntimeConfig, run_config: dict,
-                inputs: list[str | Path], gradflow_batches: int = 0,
-                augment: Augment | None = None, saved: nn.Module | None = None,
-                finish: Callable[[], None] | None = None) -> dict | None:
-    """Train `model` and write the checkpoint, metrics, history and gradient-flow table.
+@dataclass(frozen=True)
+class Trained:
+    """A variant trained and tested on rank 0, for `write_variant`."""
 
-    `saved` is the model whose weights and `spec` are stored, when `model` is a part of it
-    (the linear probe trains the head of a frozen backbone on precomputed features); `finish`
-    runs after training, before saving. `run_config` is this variant's own configuration
-    (wandb's run config); with it, the content of `inputs` (the files the run reads: data,
-    starting checkpoint) and the code, it makes the resume fingerprint. With
-    `cfg.nproc_per_node` > 1 this process starts the data-parallel workers and returns None.
+    name: str  # stage@variant
+    out: VariantOutputs
+    result: FitResult
+    test: dict[str, float]
+    grads: list[dict]
+    run: dict  # what ran (`precision.Precision.record`), for `dvc metrics diff`
+    tracker: Tracker
+
+
+def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
+                  cfg: TrainConfig, *, seed: int, runtime: RuntimeConfig, run_config: dict,
+                  inputs: list[str | Path], gradflow_batches: int = 0,
+                  augment: Augment | None = None) -> Trained | None:
+    """Train `model` (resuming an interrupted run of the same fingerprint) and test it.
+
+    `run_config` is this variant's own configuration (wandb's run config); with it, the content
+    of `inputs` (the files the run reads: data, starting checkpoint) and the code, it makes the
+    resume fingerprint. None on ranks other than 0, and with `cfg.nproc_per_node` > 1 in this
+    process, which starts the data-parallel workers.
     """
     world = distributed.world_size() if distributed.in_world() else cfg.nproc_per_node
     if cfg.batch_size % world:
@@ -126,12 +114,10 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         return None
     out = VariantOutputs.for_variant(stage, variant)
     name = f"{stage}@{variant}" if variant else stage
-    saved = model if saved is None else saved
     device = distributed.device_for(runtime.device)
     distributed.init(device)
     main = distributed.is_main()
-    saved.to(device)
-    # `model` is the part that sees the inputs (the linear probe: a head on flat features)
+    model.to(device)
     cfg, chosen = precision.prepare(model, cfg, device, name, verbose=main)
     train, val, test = loaders(data, cfg, device, seed, augment)
     probe = probe_batches(data, gradflow_batches, cfg.batch_size, device, cfg.channels_last) \
@@ -141,7 +127,7 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         return gradient_norms(net, probe)
 
     grads = [{"epoch": 0, **r} for r in grads_now(model)] if probe else []
-    key = fingerprint(name, run_config, saved.spec, seed, distributed.world_size(), chosen,
+    key = fingerprint(name, run_config, repr(model), seed, distributed.world_size(), chosen,
                       len(data.train), len(data.val), inputs=inputs)
     tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
                       id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key) \
@@ -151,17 +137,23 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
                  progress=runtime.progress)
     for epoch, rows in enumerate(result.extras, 1):
         grads += [{"epoch": epoch, **r} for r in rows]
-    test_metrics = evaluate(model, test)
-    if finish is not None:
-        finish()
+    test_metrics = evaluate(model, test, progress=runtime.progress)
+    run = chosen.record(device, distributed.world_size())
+    distributed.close()
     if not main:
-        distributed.close()
         return None
-    total = sum(p.numel() for p in saved.parameters())
-    trainable = sum(p.numel() for p in saved.parameters() if p.requires_grad)
+    return Trained(name, out, result, test_metrics, grads, run, tracker)
+
+
+def write_variant(trained: Trained, model: nn.Module) -> dict:
+    """Write `model` (the trained network, or the whole one the trained part belongs to) with
+    its `spec`, the metrics, history and gradient-flow table; end the wandb run."""
+    result, out = trained.result, trained.out
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     metrics = {
-        "test_acc": round(test_metrics["acc"], 4),
-        "test_loss": round(test_metrics["loss"], 6),
+        "test_acc": round(trained.test["acc"], 4),
+        "test_loss": round(trained.test["loss"], 6),
         "selected_epoch": result.selected_epoch,
         "min_val_loss": round(result.min_val_loss, 6),
         "val_acc_at_min_loss": round(result.val_acc_at_min_loss, 4),
@@ -171,16 +163,23 @@ def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepare
         "trainable_params": trainable,
         "trainable_fraction": round(trainable / total, 6),
         "train_seconds": round(result.train_seconds, 2),
-        "run": chosen.record(device, distributed.world_size()),  # what ran, for metrics diff
+        "run": trained.run,
     }
-    checkpoint.save_model(out.model, saved, saved.spec)
+    checkpoint.save_model(out.model, model, model.spec)
     write_table(out.history, result.history)
-    if grads:
-        write_table(out.gradflow, grads)
+    if trained.grads:
+        write_table(out.gradflow, trained.grads)
     write_metrics(out.metrics, metrics)
-    tracker.finish(metrics)
+    trained.tracker.finish(metrics)
     out.resume.unlink(missing_ok=True)
-    distributed.close()
-    print(f"{name}: test acc {metrics['test_acc']:.2f}% (selected epoch "
+    print(f"{trained.name}: test acc {metrics['test_acc']:.2f}% (selected epoch "
           f"{result.selected_epoch}/{result.epochs_run}, {result.train_seconds:.1f}s)")
     return metrics
+
+
+def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
+                cfg: TrainConfig, **kw) -> dict | None:
+    """Train `model` and write its outputs (`train_variant`'s keywords); the metrics on rank 0,
+    else None."""
+    trained = train_variant(stage, variant, model, data, cfg, **kw)
+    return write_variant(trained, model) if trained else None

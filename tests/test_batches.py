@@ -2,16 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from reslab.core.config import AugmentConfig
-from reslab.core.errors import DataError
-from reslab.data.augment import build_augment, color_jitter, random_crop, random_flip
-from reslab.data.loader import (
+from conftest import augment
+from reslab.batches.augment import build_augment, color_jitter, random_crop, random_flip
+from reslab.batches.loader import (
     BatchLoader,
     Split,
     balanced_indices,
     load_prepared,
     subset_indices,
 )
+from reslab.core.errors import DataError
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.datasets.standin import make_imagefolder_zip
@@ -93,8 +93,8 @@ def test_augmentation_only_when_asked():
                         seed=0, augment=spy)
     list(train)
     assert calls == [5, 5]
-    assert build_augment(AugmentConfig()) is None
-    assert build_augment(AugmentConfig(crop_padding=4, flip=True)) is not None
+    assert build_augment(augment()) is None
+    assert build_augment(augment(crop_padding=4, flip=True)) is not None
 
 
 def test_load_prepared_with_subset(tmp_path):
@@ -127,7 +127,8 @@ def test_load_prepared_missing(tmp_path):
 
 def test_gradient_flow_sample_is_class_balanced_and_mixed():
     """Sorted, class-by-class labels (as the mirror stores them): the sample holds every class
-    equally and each batch cut from it mixes classes; the old first-batches probe was all 0s."""
+    equally and each batch cut from it mixes classes (the first batches of sorted labels would
+    be all 0s)."""
     y = torch.arange(10).repeat_interleave(50)
     idx = balanced_indices(y, 40, seed=0)
     assert len(idx) == 40 and len(set(idx.tolist())) == 40

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reslab.batches.augment import Augment
 from reslab.core.errors import DataError
-from reslab.data.augment import Augment
 
 KEYS = ("x_train", "y_train", "x_test", "y_test", "train_idx", "val_idx", "classes", "mean", "std",
         "seed")

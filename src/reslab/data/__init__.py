@@ -1,1 +1,0 @@
-"""Datasets in memory: tensor-resident loading and batched augmentation."""

@@ -1,0 +1,43 @@
+"""metrics/summary.json: the study's headline numbers, one row of `dvc exp show` per experiment."""
+
+from __future__ import annotations
+
+from reslab.core.ladder import LADDER, SINGLE
+
+
+def gap_summary(study: str, stats: dict) -> dict:
+    """`<study>_gap`: residual - plain per depth; with more than one seed also its 95% interval
+    (`<study>_gap_ci95_low`/`_high`), so that `dvc exp show` says which gaps exclude zero."""
+    gaps = {d: s["residual_minus_plain"] for d, s in stats.items() if "residual_minus_plain" in s}
+    out = {f"{study}_gap": {d: g["mean"] for d, g in gaps.items()}}
+    for end in ("low", "high"):
+        bound = {d: g[f"ci95_{end}"] for d, g in gaps.items() if f"ci95_{end}" in g}
+        if bound:
+            out[f"{study}_gap_ci95_{end}"] = bound
+    return out
+
+
+def best_run(runs: list[dict]) -> dict:
+    """The run with the highest validation accuracy (over seeds, the mean): the optimizer is
+    chosen on the validation split, as the SVM's C is, never on the test split it is scored on."""
+    return max(runs, key=lambda m: m["val_acc_at_min_loss"])
+
+
+def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[str, dict],
+             single: dict[str, tuple[str, dict]]) -> dict:
+    """The `summary`: `stats`: study -> its analysis; `ladders`: optimizer -> rung stage ->
+    metrics over seeds; `single`: rung stage -> (optimizer, metrics over seeds) for the rungs
+    of one optimizer. A ladder's rung is named `<rung>_best` (its best optimizer), a rung of one
+    optimizer by its name."""
+    summary = {}
+    for study, s in stats.items():
+        summary |= gap_summary(study.removeprefix("train_"), s)
+    rows = {f"{r.name}_best": best_run([rungs[r.stage] for rungs in ladders.values()])
+            for r in LADDER} | {r.name: single[r.stage][1] for r in SINGLE}
+    summary |= {"improve_cnn": improved["test_acc"], "svm": svm["test_acc"]} | {
+        k: m["test_acc"] for k, m in rows.items()}
+    for key in ("std", "ci95_low", "ci95_high"):  # more than one transfer seed: the spread
+        found = {k: m["test"][key] for k, m in rows.items() if key in m.get("test", {})}
+        if found:
+            summary[f"transfer_{key}"] = found
+    return summary

@@ -1,0 +1,72 @@
+"""dvc.yaml against the one table of the transfer ladder (`reslab.core.ladder`) and the one
+place output paths are derived (`reslab.core.outputs`): adding a rung or renaming an output is
+a change there and in dvc.yaml, and these tests fail while the two disagree."""
+
+import dataclasses
+import shlex
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, dvc_stages, section
+from reslab.core.config import TransferConfig
+from reslab.core.ladder import BACKBONE, LADDER, RUNGS, SINGLE
+from reslab.core.outputs import VariantOutputs
+from reslab.report import lab
+
+STAGES = dvc_stages(ROOT)
+TR = section("transfer", TransferConfig)
+
+
+def relative(paths) -> set[str]:
+    return {str(Path(p.fs_path).relative_to(ROOT)) for p in paths}
+
+
+def variants(rung):
+    """(stage name, optimizer, seed) of every variant of `rung` that the params define."""
+    opts = TR.optimizers if rung.per_optimizer else [getattr(TR, rung.name).train.optimizer]
+    return [(f"{rung.stage}@{rung.variant(opt, s)}", opt, s) for opt in opts for s in TR.seeds]
+
+
+def test_dvc_yaml_has_a_stage_per_rung_and_no_other():
+    found = {name.split("@")[0] for name in STAGES}
+    transfer = {n for n in found if n.startswith(("linear_probe", "finetune_"))}
+    assert transfer == set(RUNGS)
+
+
+@pytest.mark.parametrize("rung", RUNGS.values(), ids=list(RUNGS))
+def test_each_rung_runs_its_script_from_its_start_to_its_outputs(rung):
+    for name, opt, seed in variants(rung):
+        stage = STAGES[name]
+        script = "stages/linear_probe.py" if rung.starts_from is None else "stages/finetune.py"
+        argv = [] if rung.starts_from is None else [rung.name]
+        argv += ["--optimizer", opt] if rung.per_optimizer else []
+        assert shlex.split(stage.cmd) == ["python", script, *argv, "--seed", str(seed)]
+        start = rung.start(opt, seed)
+        assert str(start) in relative(stage.deps), f"{name} does not depend on {start}"
+        out = rung.outputs(opt, seed)
+        assert relative(stage.outs) == {str(out.model), str(out.history), str(out.metrics)}
+    assert (rung.starts_from is None) == (rung.start("adam", 0) == BACKBONE)
+
+
+def test_every_training_stage_writes_where_the_engine_does():
+    for name, stage in STAGES.items():
+        base, _, variant = name.partition("@")
+        if not any(str(o).startswith("models/") for o in stage.outs):
+            continue
+        out = VariantOutputs.for_variant(base, variant or None)
+        assert {str(out.model), str(out.history), str(out.metrics)} <= relative(stage.outs) <= {
+            str(out.model), str(out.history), str(out.metrics), str(out.gradflow)}, name
+
+
+def test_the_ladder_is_what_every_reader_names():
+    """The rungs trained with one optimizer have their own section, named after them; the
+    lab's numbers, the report's inputs and the `dvc plots` of the ladder name table rungs."""
+    fields = {f.name for f in dataclasses.fields(TransferConfig)}
+    assert {r.name for r in SINGLE} <= fields
+    assert set(lab.TRANSFER) <= set(RUNGS)
+    report = relative(STAGES["report"].deps)
+    for rung in RUNGS.values():
+        assert {f"metrics/{rung.stage}", f"plots/{rung.stage}"} <= report, rung.stage
+    chain = [rung.stage for rung in LADDER]
+    assert [r.starts_from for r in LADDER] == [None, *chain[:-1]]
