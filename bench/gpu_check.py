@@ -1,4 +1,4 @@
-"""A prepared GPU check: one command, one JSON line, a few minutes of GPU time at most.
+"""A prepared GPU check: one command, one JSON line.
 
 1. Throughput on CUDA, residual CNN depth 20 width 32, batch 64: the lab-style pipeline
    (torchvision dataset of PIL images, per-sample crop and flip, a DataLoader with worker
@@ -8,11 +8,12 @@
    params.yaml's recipe) through the library: test accuracy and wall time.
 3. The full lab MLP study (6 variants x 20 epochs, 55,000 images) through the library: wall
    time, on the MNIST zip that --mnist names, else on random MNIST-shaped data (a timing
-   only, which spares copying a second archive to the GPU machine).
+   only).
 
 It needs the CIFAR-10 zip of the offline mirror in gpu_data/ (git-ignored) and the library;
-it imports neither DVC nor wandb and writes nothing outside a temporary folder. Sized for one
-recent data-centre GPU (not yet measured on one); `--tiny` runs every part at toy size on a
+it imports neither DVC nor wandb and writes nothing outside a temporary folder. How long it
+takes on a GPU is not measured yet (no GPU has run it): it trains the lab's sizes, one improved
+CNN for the recipe's epochs and six MLPs of 20. `--tiny` runs every part at toy size on a
 CPU in under a minute (tests/test_bench.py):
 
     mkdir -p gpu_data && cp ../shared/datasets/cifar10.zip gpu_data/

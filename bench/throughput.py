@@ -40,13 +40,13 @@ from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.core.config import AugmentConfig, CNNStudyConfig, TrainConfig, load_section
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
+from reslab.report import lab
 from reslab.train import precision
 from reslab.train.engine import evaluate, make_optimizer, run_epoch
 
 WARMUP_STEPS = 3
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
-CROP_FLIP = AugmentConfig(crop_padding=4, flip=True, brightness=0.0, contrast=0.0,  # the lab's
-                          saturation=0.0, hue=0.0)
+CROP_FLIP = AugmentConfig(**lab.AUGMENT["improve_cnn"])  # the lab's crop + flip, no jitter
 
 
 def recipe(**changes) -> TrainConfig:

@@ -10,8 +10,8 @@ gradflow_heatmap_depth<d>.png.
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import CNNStudyConfig, MLPStudyConfig, load_section
 from reslab.core.files import write_metrics, write_table
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     study = parser.parse_args(argv).study
     cls, label = STUDIES[study]
     cfg = load_section(study, cls)
-    figures = Path("plots/figures") / study
+    figures = outputs.figures(study)
     metrics = study_metrics(study, cfg)
     summary = accuracy_statistics(metrics)
     for depth, runs in gradflow_tables(study, cfg).items():
@@ -50,8 +50,8 @@ def main(argv: list[str]) -> None:
            for arch in cfg.archs}
     accuracy_figure(acc, f"{label}: test accuracy against depth", figures / "accuracy_vs_depth.png")
     curves = study_curves(study, cfg)
-    write_table(Path("plots/curves") / f"{study}.csv", curves.to_dict("records"))
-    write_metrics(Path("metrics/analyze", f"{study}.json"), summary)
+    write_table(outputs.curves(study), curves.to_dict("records"))
+    write_metrics(outputs.analysis(study), summary)
     print(json.dumps(summary, indent=1))
 
 

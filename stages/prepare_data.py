@@ -4,13 +4,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import DataConfig, load_section
 from reslab.core.errors import ConfigError
 from reslab.datasets.prepare import prepare
 from reslab.datasets.sources import read_source_dir
-
-OUT_DIR = "data/prepared"
 
 
 def main(argv: list[str]) -> None:
@@ -21,11 +20,11 @@ def main(argv: list[str]) -> None:
     if args.name not in cfg.datasets:
         raise ConfigError(f"data.datasets: {args.name!r} is not listed ({cfg.datasets})")
     raw, kind, archive = read_source_dir(args.name, Path("data/source") / args.name)
-    manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, OUT_DIR, source=kind,
+    manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, outputs.PREPARED, source=kind,
                        source_file=archive)
     counts = {k: v["total"] for k, v in manifest["counts"].items()}
     print(f"{args.name}: {counts}, {manifest['num_classes']} classes, "
-          f"shape {manifest['image_shape']} -> {OUT_DIR}/{args.name}.npz")
+          f"shape {manifest['image_shape']} -> {outputs.prepared(args.name)}")
 
 
 if __name__ == "__main__":

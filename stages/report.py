@@ -4,6 +4,7 @@ top-level metrics, so that `dvc exp show` is one readable row per experiment."""
 
 import sys
 
+from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import (
     CNNStudyConfig,
@@ -14,7 +15,7 @@ from reslab.core.config import (
 )
 from reslab.core.files import write_metrics, write_text
 from reslab.report.results import HEADER
-from reslab.report.sections import OUT, improved_part, study_part, transfer_part
+from reslab.report.sections import improved_part, study_part, transfer_part
 from reslab.report.summary import headline
 
 
@@ -32,10 +33,9 @@ def main(argv: list[str]) -> None:
     sections.append(text)
     text, svm, ladders, single = transfer_part(tr, why_backbone, backbone)
     sections.append(text)
-    write_metrics("metrics/summary.json",
-                  {"summary": headline(stats, improved, svm, ladders, single)})
-    write_text(OUT / "results.md", "\n".join(sections))
-    print(f"report: {OUT / 'results.md'}, metrics/summary.json")
+    write_metrics(outputs.SUMMARY, {"summary": headline(stats, improved, svm, ladders, single)})
+    write_text(outputs.REPORT / "results.md", "\n".join(sections))
+    print(f"report: {outputs.REPORT / 'results.md'}, {outputs.SUMMARY}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     metrics = {"test_acc": round(100.0 * svm.score(f["test_x"], f["test_y"]), 4),
                "val_acc": round(val_acc, 4), "C": c, "converged": int(converged),
                "fit_seconds": round(time.perf_counter() - start, 2)}
-    write_metrics("metrics/svm_baseline.json", metrics)
+    write_metrics(outputs.SVM, metrics)
     print(f"svm_baseline: C={c}, test acc {metrics['test_acc']:.2f}%")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import gzip
 import importlib.util
 import json
@@ -19,35 +18,12 @@ import numpy as np
 import pytest
 import yaml
 
-from reslab.core.config import (
-    AugmentConfig,
-    CNNStudyConfig,
-    MLPStudyConfig,
-    TrainConfig,
-    load_section,
-)
 from reslab.datasets.standin import make_imagefolder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 # The real-data tests read the offline mirror named by RESLAB_DATA_MIRROR (read here, before the
 # fixtures below clear it for every test), else the project's shared one beside the checkout.
 SHARED_MIRROR = Path(os.environ.get("RESLAB_DATA_MIRROR") or ROOT.parent / "shared" / "datasets")
-
-
-def section(name: str, cls):
-    """A section of the project's params.yaml, as its stage reads it."""
-    return load_section(name, cls, ROOT / "params.yaml")
-
-
-def recipe(**changes) -> TrainConfig:
-    """The MLP study's recipe in params.yaml (Adam, fp32, no schedule, no early stopping) with
-    `changes`: each test says the values it relies on."""
-    return dataclasses.replace(section("train_mlp", MLPStudyConfig).train, **changes)
-
-
-def augment(**changes) -> AugmentConfig:
-    """The CNN study's augmentation in params.yaml (none, as the lab's) with `changes`."""
-    return dataclasses.replace(section("train_cnn", CNNStudyConfig).augment, **changes)
 
 
 def write_mnist_idx(root: Path, n_train: int = 20, n_test: int = 10, seed: int = 0) -> Path:
@@ -127,17 +103,6 @@ def load_script(path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def dvc_stages(root: Path) -> dict:
-    """name -> stage of the pipeline at `root`, as DVC resolves it from its params."""
-    from dvc.repo import Repo
-
-    repo = Repo(str(root))
-    try:
-        return {s.name: s for s in repo.index.stages}
-    finally:
-        repo.close()
 
 
 def deep_update(base: dict, new: dict) -> dict:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import augment
+from project import augment
 from reslab.batches.augment import build_augment, color_jitter, random_crop, random_flip
 from reslab.batches.loader import (
     BatchLoader,

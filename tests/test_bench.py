@@ -94,7 +94,7 @@ def test_time_to_accuracy_target_is_first_reached_at_its_epoch():
 @pytest.mark.slow
 def test_gpu_check_tiny_runs_every_part_without_dvc_or_wandb():
     """`--tiny` on CPU, in a fresh interpreter as on the GPU machine: every part runs and the one
-    JSON line has its figures; neither DVC nor wandb was imported (that machine has neither)."""
+    JSON line has its figures; neither DVC nor wandb was imported (the check needs neither)."""
     probe = ("import json, runpy, sys; sys.argv = ['gpu_check.py', '--tiny']; "
              "runpy.run_path(sys.argv[0], run_name='__main__'); "
              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 CNN = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
 SITECUSTOMIZE = '''
 import contextlib, os
-import reslab.core.files as atomic
+import reslab.core.files as files
 
-_atomic_path = atomic.atomic_path
+_atomic_path = files.atomic_path
 
 
 @contextlib.contextmanager
@@ -32,7 +32,7 @@ def logged(path):
         yield tmp
 
 
-atomic.atomic_path = logged
+files.atomic_path = logged
 '''
 
 

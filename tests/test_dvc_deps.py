@@ -10,7 +10,8 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from conftest import ROOT, dvc_stages, load_script
+from conftest import ROOT, load_script
+from project import dvc_stages
 
 SRC = ROOT / "src"
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import recipe
+from project import recipe
 from reslab.batches.loader import BatchLoader, Split
 from reslab.train import engine
 from reslab.train.engine import EarlyStopping, fit, make_optimizer, make_scheduler

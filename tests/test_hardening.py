@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MLP, VARIANT, recipe
+from conftest import MLP, VARIANT
+from project import recipe
 from reslab.core.errors import CheckpointError
 from reslab.train import checkpoint
 

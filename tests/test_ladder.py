@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, dvc_stages, section
-from reslab.core.config import TransferConfig
+from conftest import ROOT
+from project import dvc_stages, section
+from reslab.core import outputs
+from reslab.core.config import DataConfig, TransferConfig
 from reslab.core.ladder import BACKBONE, LADDER, RUNGS, SINGLE
 from reslab.core.outputs import VariantOutputs
 from reslab.report import lab
@@ -70,3 +72,17 @@ def test_the_ladder_is_what_every_reader_names():
         assert {f"metrics/{rung.stage}", f"plots/{rung.stage}"} <= report, rung.stage
     chain = [rung.stage for rung in LADDER]
     assert [r.starts_from for r in LADDER] == [None, *chain[:-1]]
+
+
+def test_the_other_outputs_are_where_their_readers_look():
+    outs = {name: relative(stage.outs) for name, stage in STAGES.items()}
+    for study, stage in (("train_mlp", "analyze_mlp"), ("train_cnn", "analyze_cnn")):
+        assert {str(outputs.analysis(study)), str(outputs.curves(study)),
+                str(outputs.figures(study))} <= outs[stage]
+    for dataset in section("data", DataConfig).datasets:
+        assert {str(outputs.prepared(dataset)), str(outputs.prepared(dataset, "json"))} <= outs[
+            f"prepare_data@{dataset}"]
+    assert str(outputs.features(TR.dataset)) in outs["extract_features"]
+    assert str(outputs.SVM) in outs["svm_baseline"]
+    assert {str(outputs.SUMMARY), str(outputs.TRANSFER_CURVES),
+            str(outputs.REPORT / "results.md")} <= outs["report"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import recipe
+from project import recipe
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.train import precision

@@ -6,7 +6,8 @@ them; on a machine without one, deselect them with `pytest -m "not mirror"`."""
 import pytest
 import torch
 
-from conftest import SHARED_MIRROR, recipe
+from conftest import SHARED_MIRROR
+from project import recipe
 from reslab.batches.loader import load_prepared
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare

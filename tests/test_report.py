@@ -5,10 +5,10 @@ import json
 import math
 
 import pytest
-import yaml
 
-from conftest import ROOT, section
+from project import section as shipped
 from reslab.core import config
+from reslab.core.ladder import LADDER
 from reslab.report import lab
 from reslab.report.collect import (
     accuracy_statistics,
@@ -20,6 +20,8 @@ from reslab.report.results import improved_section, study_section, transfer_sect
 from reslab.report.sections import same_scale
 from reslab.report.stats import describe, paired_difference
 from reslab.report.summary import best_run, headline
+
+STAGES = [r.stage for r in LADDER]  # the ladder's rungs, LP to FT2
 
 
 def test_describe_by_hand():
@@ -90,17 +92,11 @@ def test_no_difference_column_away_from_the_lab_scale():
     assert "| 96.04 (val) | -10.04 (val − val) |" in full
     m = over_seeds({0: {"test_acc": 48.63, "val_acc_at_min_loss": 50.0,
                         "trainable_fraction": 1.0}}) | {"val_acc": 50.0}
-    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
-                                       "finetune_ft2")}}
+    ladders = {"adam": {r: m for r in STAGES}}
     section = transfer_section(m, ladders, {"finetune_full": ("adam", m)}, "scale",
                                "the data is not the real cifar100 (10 classes)", "src", "f.png",
                                {})
     assert "+48.63" not in section and "+6.66" not in section and "| 41.97 (test) | — |" in section
-
-
-def shipped(section: str, cls):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return config.build(cls, params[section], section)
 
 
 def test_a_different_recipe_is_never_a_plain_improvement():
@@ -131,15 +127,15 @@ def test_transfer_rows_say_how_their_recipe_differs():
     assert ("svm", "") not in recipes  # the lab's C and iterations
     assert recipes[("linear_probe", "adam")] == lab.PROBE
     assert recipes[("finetune_ft1", "adamw")] == lab.RUNG  # the lab's lr and decay, batch 64
-    decayed = dataclasses.replace(tr.finetune, optim=dataclasses.replace(
-        tr.finetune.optim, adamw=config.OptimizerConfig(lr=1e-4, weight_decay=0.3)))
+    adamw = dataclasses.replace(tr.finetune.optim.adamw, lr=1e-4, weight_decay=0.3)
+    decayed = dataclasses.replace(tr.finetune, optim=dataclasses.replace(tr.finetune.optim,
+                                                                         adamw=adamw))
     again = lab.transfer_recipes(dataclasses.replace(tr, finetune=decayed, svm_max_iter=100))
     assert again[("finetune_ft0", "adamw")] == f"{lab.RUNG}; weight_decay 0.3 (the lab: 0.01)"
     assert again[("svm", "")] == "C [1.0], max_iter 100 (the lab: C 1.0, max_iter 5000)"
     m = over_seeds({0: {"test_acc": 40.0, "val_acc_at_min_loss": 39.0,
                         "trainable_fraction": 0.1}}) | {"val_acc": 41.0}
-    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
-                                       "finetune_ft2")}}
+    ladders = {"adam": {r: m for r in STAGES}}
     single = {"finetune_full": ("adam", m)}
     section = transfer_section(m, ladders, single, "scale", None, "src", "f.png", recipes)
     assert "| 41.97 (test) | -1.97 (test − test) |" in section  # the SVM, as the lab's
@@ -158,8 +154,8 @@ def test_best_of_a_rung_is_chosen_on_validation_not_test():
 
 
 def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
-    imp = section("improve_cnn", config.ImproveConfig)
-    cnn = section("train_cnn", config.CNNStudyConfig)
+    imp = shipped("improve_cnn", config.ImproveConfig)
+    cnn = shipped("train_cnn", config.CNNStudyConfig)
     imp = dataclasses.replace(imp, dataset=cnn.dataset, train_subset=cnn.train_subset,
                               width=cnn.width)
     assert same_scale(imp, dataclasses.replace(cnn, train=imp.train))
@@ -177,8 +173,7 @@ def test_transfer_rows_over_seeds_show_their_spread_and_interval():
     assert (m["test_acc"], m["val_acc_at_min_loss"]) == (42.0, 43.0)
     assert m["test"]["std"] == 2.0 and m["test"]["ci95_low"] == pytest.approx(42 - 4.9683, 1e-4)
     assert "ci95_low" not in over_seeds({0: runs[0]})["test"]
-    ladders = {"adam": {r: m for r in ("linear_probe", "finetune_ft0", "finetune_ft1",
-                                       "finetune_ft2")}}
+    ladders = {"adam": {r: m for r in STAGES}}
     single = {"finetune_ft2_aug": ("adam", m), "finetune_full": ("adam", m)}
     section = transfer_section(m | {"val_acc": 1.0}, ladders, single, "scale", "small", "src",
                                "f.png", {})
@@ -193,7 +188,7 @@ def test_the_best_optimizer_is_the_best_on_mean_validation_over_seeds():
                            for s, (v, t) in enumerate(zip(vals, tests, strict=True))})
 
     adam, sgd = runs([50.0, 30.0], [48.0, 29.0]), runs([45.0, 45.0], [44.0, 46.0])
-    rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
+    rungs = STAGES
     ladders = {"adam": dict.fromkeys(rungs, adam), "sgd": dict.fromkeys(rungs, sgd)}
     single = {"finetune_ft2_aug": ("adam", adam), "finetune_full": ("adam", adam)}
     summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single)
@@ -206,9 +201,9 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
     """The report's reading of `metrics/<rung>/<opt>-<seed>.json` and of the single rungs'
     `metrics/<stage>/<seed>.json`, and the per-seed lines of the `dvc plots` tables."""
     monkeypatch.chdir(tmp_path)
-    tr = dataclasses.replace(section("transfer", config.TransferConfig), optimizers=["adamw"],
+    tr = dataclasses.replace(shipped("transfer", config.TransferConfig), optimizers=["adamw"],
                              seeds=[0, 1])
-    rungs = ("linear_probe", "finetune_ft0", "finetune_ft1", "finetune_ft2")
+    rungs = STAGES
     for seed, acc in ((0, 40.0), (1, 50.0)):
         m = {"test_acc": acc, "val_acc_at_min_loss": acc, "trainable_fraction": 0.5}
         history = "epoch,val_acc\n1,10\n"

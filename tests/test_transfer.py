@@ -10,7 +10,8 @@ import torch
 import yaml
 from torch import nn
 
-from conftest import ROOT, deep_update, load_script, recipe
+from conftest import ROOT, deep_update, load_script
+from project import recipe
 from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
 from reslab.core.config import TransferConfig, load_section
 from reslab.core.ladder import RUNGS

@@ -1,14 +1,16 @@
 """Run by Python at start-up when this folder is on PYTHONPATH, as the whole-study test puts it
-for the stages DVC runs: a stage script's process records every params key it reads (a leaf of
-a config dataclass that `reslab.core.params.build` made) into $RESLAB_PARAM_READS/<pid>.json,
-beside its argv, so that tests/test_pipeline_study.py can check them against the params its
-dvc.yaml entry declares."""
+for the stages DVC runs: a stage script's process records every params key it reaches (a leaf
+of a config dataclass that `reslab.core.params.build` made, read by the stage or by
+`dataclasses.asdict`/`replace` of its section) into $RESLAB_PARAM_READS/<uuid>.json, beside
+its argv, so that tests/test_pipeline_study.py can check them against the params its dvc.yaml
+entry declares. Data-parallel workers (LOCAL_RANK set) are their launcher's run: not recorded."""
 
 import atexit
 import dataclasses
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 OUT = os.environ.get("RESLAB_PARAM_READS")
@@ -39,11 +41,11 @@ def record() -> None:
         cls.__getattribute__ = reading
 
     def save() -> None:
-        Path(OUT, f"{os.getpid()}.json").write_text(
+        Path(OUT, f"{uuid.uuid4().hex}.json").write_text(
             json.dumps({"argv": sys.argv, "reads": sorted(reads)}))
 
     atexit.register(save)
 
 
-if OUT and sys.argv and sys.argv[0].startswith("stages/"):
+if OUT and sys.argv and sys.argv[0].startswith("stages/") and "LOCAL_RANK" not in os.environ:
     record()

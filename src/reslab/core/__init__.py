@@ -1,1 +1,2 @@
-"""What every stage uses: errors, params, atomic files, metrics and tracking, the stage runner."""
+"""What every stage uses: config and params, the transfer ladder, output paths, files (atomic
+writes, metrics, tables), wandb tracking, live progress, errors and the stage runner."""

@@ -135,17 +135,11 @@ class ImproveConfig(CNNRunConfig):
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """One optimizer's learning rate and weight decay on a rung of the transfer ladder."""
+    """One optimizer's settings on a rung of the transfer ladder."""
 
     lr: float = param(gt=0)
     weight_decay: float = param(ge=0)
-
-
-@dataclass(frozen=True)
-class MomentumConfig(OptimizerConfig):
-    """SGD with momentum's settings: the learning rate, weight decay and momentum."""
-
-    momentum: float = param(ge=0, lt=1)
+    momentum: float = param(ge=0, lt=1)  # sgd_momentum only
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ class PerOptimizer:
     adam: OptimizerConfig
     adamw: OptimizerConfig
     sgd: OptimizerConfig
-    sgd_momentum: MomentumConfig
+    sgd_momentum: OptimizerConfig
 
 
 @dataclass(frozen=True)
@@ -166,10 +160,9 @@ class ProbeConfig:
     train: LoopConfig
 
     def recipe(self, optimizer: str) -> TrainConfig:
-        """The loop with `optimizer`'s settings (momentum 0 for those without one)."""
-        settings = dataclasses.asdict(getattr(self.optim, optimizer))
+        """The loop with `optimizer`'s settings."""
         return TrainConfig(**dataclasses.asdict(self.train), optimizer=optimizer,
-                           **{"momentum": 0.0} | settings)
+                           **dataclasses.asdict(getattr(self.optim, optimizer)))
 
 
 @dataclass(frozen=True)

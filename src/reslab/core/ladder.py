@@ -8,8 +8,8 @@ start from: FT2+aug (FT2 with strong augmentation, from FT1) and the full fine-t
 the improved recipe, from the linear probe). Every rung has a variant per seed of
 `transfer.seeds`, starting from the rung before of the same optimizer and seed.
 
-dvc.yaml spells a stage per rung (DVC needs them written out); tests/test_ladder.py checks its
-commands, starting checkpoints and outputs against this table.
+dvc.yaml defines a stage per rung (FT0-FT2 share one definition, each rung its own `vars`);
+tests/test_ladder.py checks their commands, starting checkpoints and outputs against this table.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from reslab.core.outputs import VariantOutputs
 
-BACKBONE = Path("models/improve_cnn.pt")  # written by improve_cnn, where the probe starts
+BACKBONE = VariantOutputs.for_variant("improve_cnn").model  # where the probe starts
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,35 @@ class VariantOutputs:
                    path(str(RESUME_DIR), ext="pt"))
 
 
+PREPARED = Path("data/prepared")
+
+
 def prepared(dataset: str, ext: str = "npz") -> Path:
     """A dataset as `prepare_data` wrote it: the tensors (npz) and their manifest (json)."""
-    return Path("data/prepared", f"{dataset}.{ext}")
+    return PREPARED / f"{dataset}.{ext}"
 
 
 def features(dataset: str) -> Path:
     """The backbone's features of `dataset`, from `extract_features`."""
     return Path("data/features", f"{dataset}.npz")
+
+
+def analysis(study: str) -> Path:
+    """A depth study's statistics over seeds, from `analyze_<study>`."""
+    return Path("metrics/analyze", f"{study}.json")
+
+
+def curves(study: str) -> Path:
+    """Every variant's per-epoch history of a depth study in one table, for `dvc plots`."""
+    return Path("plots/curves", f"{study}.csv")
+
+
+def figures(study: str) -> Path:
+    """The folder of a depth study's figures (accuracy against depth, gradient flow)."""
+    return Path("plots/figures", study)
+
+
+SVM = Path("metrics/svm_baseline.json")
+TRANSFER_CURVES = Path("plots/curves/transfer")  # a table per ladder rung, for `dvc plots`
+SUMMARY = Path("metrics/summary.json")  # the headline numbers: a top-level metric of dvc.yaml
+REPORT = Path("reports")  # results.md and its figures

@@ -70,6 +70,7 @@ AUGMENT = {  # section -> the lab's train-only augmentation (crop padding, flip,
                          "saturation": 0.2, "hue": 0.1},
 }
 AUGMENT["finetune"] = AUGMENT["train_cnn"]
+SVM_RECIPE = {"svm_C": [1.0], "svm_max_iter": 5000}  # the lab's LinearSVC
 PROBE = ("a head on standardised features of the frozen backbone, BatchNorm frozen (the lab "
          "trained the head on images and let BatchNorm re-estimate its statistics)")
 RUNG = "from our probe, frozen BatchNorm in eval mode (the lab's kept re-estimating)"
@@ -106,11 +107,11 @@ def transfer_recipes(tr) -> dict[tuple[str, str], str]:
     `tr`: the TransferConfig. The probe always differs (`PROBE`), and every rung starts from it
     (`RUNG`)."""
     out = {}
-    if (tr.svm_C, tr.svm_max_iter) != ([1.0], 5000):
-        out[("svm", "")] = (f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C 1.0, "
-                            "max_iter 5000)")
+    if (tr.svm_C, tr.svm_max_iter) != (SVM_RECIPE["svm_C"], SVM_RECIPE["svm_max_iter"]):
+        out[("svm", "")] = (f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C "
+                            f"{SVM_RECIPE['svm_C'][0]}, max_iter {SVM_RECIPE['svm_max_iter']})")
     for opt in tr.optimizers:
-        out[("linear_probe", opt)] = PROBE
+        out[(LADDER[0].stage, opt)] = PROBE
         rung = recipe_differs("finetune", tr.finetune.recipe(opt), tr.finetune.augment)
         for name in (r.stage for r in LADDER if r.starts_from):
             out[(name, opt)] = "; ".join(w for w in (RUNG, rung) if w)

@@ -15,9 +15,8 @@ from reslab.report.collect import study_metrics, transfer_curves, transfer_metri
 from reslab.report.figures import curves_figure, ladder_figure
 from reslab.report.results import improved_section, scale, study_section, transfer_section
 
-OUT = Path("reports")
+OUT = outputs.REPORT
 LABELS = {"train_mlp": (lab.MLP, "MLP on MNIST"), "train_cnn": (lab.CNN, "CNN on CIFAR-10")}
-TRANSFER_CURVES = Path("plots/curves/transfer")  # a table per rung, for `dvc plots`
 
 
 def manifest(dataset: str) -> dict:
@@ -27,13 +26,14 @@ def manifest(dataset: str) -> dict:
 def study_part(name: str, cfg) -> tuple[str, dict]:
     """A depth study's section and its statistics (what analyze_<study> wrote)."""
     refs, label = LABELS[name]
-    stats = read_json(f"metrics/analyze/{name}.json")
+    stats = read_json(outputs.analysis(name))
     curves = OUT / "figures" / f"curves_{name}.png"
-    curves_figure(pd.read_csv(require(f"plots/curves/{name}.csv")),
+    curves_figure(pd.read_csv(require(outputs.curves(name))),
                   f"{label}: validation accuracy per epoch (mean over seeds)", curves)
-    figures = [f"../plots/figures/{name}/accuracy_vs_depth.png",
-               *(f"../plots/figures/{name}/gradflow_depth{d}.png" for d in cfg.depths),
-               *(f"../plots/figures/{name}/gradflow_heatmap_depth{d}.png" for d in cfg.depths),
+    folder = Path("..", outputs.figures(name))  # relative to the report
+    figures = [str(folder / "accuracy_vs_depth.png"),
+               *(str(folder / f"gradflow_depth{d}.png") for d in cfg.depths),
+               *(str(folder / f"gradflow_heatmap_depth{d}.png") for d in cfg.depths),
                f"figures/{curves.name}"]
     why = lab.comparable(name, manifest(cfg.dataset), cfg.train_subset, cfg.train.epochs,
                          cfg.width)
@@ -76,14 +76,14 @@ def transfer_part(tr, why_backbone: str | None, backbone: str | None):
         source += f", **{data['source_note']}**"
     source += f", {data['num_classes']} classes"
     ladders, single = transfer_metrics(tr)
-    svm = read_json("metrics/svm_baseline.json")
+    svm = read_json(outputs.SVM)
     figure = OUT / "figures" / "transfer_ladder.png"
     over = f" (mean ± std over {len(tr.seeds)} seeds)" if len(tr.seeds) > 1 else ""
     rungs_of_one = {f"{RUNGS[stage].name}\n({opt})": m for stage, (opt, m) in single.items()}
     ladder_figure(ladders, rungs_of_one, svm["test_acc"],
                   f"Transfer to {tr.dataset}: test accuracy per rung{over}", figure)
     for stage, table in transfer_curves(tr).items():
-        write_table(TRANSFER_CURVES / f"{stage}.csv", table.to_dict("records"))
+        write_table(outputs.TRANSFER_CURVES / f"{stage}.csv", table.to_dict("records"))
     why = lab.comparable("transfer", data, tr.train_subset, tr.finetune.train.epochs)
     if why is None and why_backbone is not None:
         why = f"the backbone is not at the lab's scale ({why_backbone})"
