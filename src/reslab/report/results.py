@@ -126,20 +126,15 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     rows = [["SVM on features", "—", pct(svm["test_acc"]), "—", pct(svm["val_acc"]), "—",
              *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
                      differs(("svm", "")))]]
-    for rung, label in ((r.stage, r.label) for r in LADDER):
-        ref_value, ref_split, ref_opt = lab.TRANSFER[rung]
-        for opt, rungs in ladders.items():
-            m = rungs[rung]
-            ref = (ref_value, ref_split) if opt == ref_opt else None
-            rows.append([label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
-                         f"{100 * m['trainable_fraction']:.1f}%",
-                         *versus(accuracies(m), ref, ok, differs((rung, opt)))])
-    for rung, (opt, m) in single.items():
-        ref = lab.TRANSFER.get(rung)
+    def row(rung: str, opt: str, m: dict) -> list:
+        ref = lab.TRANSFER.get(rung)  # the lab reported one optimizer per rung
         ref = ref[:2] if ref and opt == ref[2] else None
-        rows.append([RUNGS[rung].label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
-                     f"{100 * m['trainable_fraction']:.1f}%",
-                     *versus(accuracies(m), ref, ok, differs((rung, opt)))])
+        return [RUNGS[rung].label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
+                f"{100 * m['trainable_fraction']:.1f}%",
+                *versus(accuracies(m), ref, ok, differs((rung, opt)))]
+
+    rows += [row(r.stage, opt, rungs[r.stage]) for r in LADDER for opt, rungs in ladders.items()]
+    rows += [row(rung, opt, m) for rung, (opt, m) in single.items()]
     names = {"svm": "SVM"} | {r.stage: r.label for r in RUNGS.values()}
     reasons: dict[str, list[str]] = {}
     shown = {("svm", "")} | {(r.stage, o) for o in ladders for r in LADDER} | {
