@@ -11,11 +11,13 @@ from torch import nn
 
 from reslab.batches.loader import BatchLoader, Prepared, Split
 from reslab.core.errors import CheckpointError, DataError
+from reslab.core.timing import phase
 from reslab.models.build import build_model
 from reslab.models.cnn import CNN
 from reslab.train import checkpoint, precision
 
 
+@phase("data")
 def load_cnn(path: str | Path, **expect) -> CNN:
     """A CNN checkpoint (weights_only), rebuilt from its stored spec; `expect` checks the spec."""
     ckpt = checkpoint.load(path)
@@ -101,6 +103,7 @@ def linear_svm(c: float, max_iter: int, n_samples: int, n_features: int):
                                                      max_iter=max_iter, random_state=0))
 
 
+@phase("data")
 def load_features(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays `extract_features` wrote, with a one-line error when they are missing."""
     path = Path(path)

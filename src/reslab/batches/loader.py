@@ -12,6 +12,7 @@ import torch
 
 from reslab.batches.augment import Augment
 from reslab.core.errors import DataError
+from reslab.core.timing import phase
 
 KEYS = ("x_train", "y_train", "x_test", "y_test", "train_idx", "val_idx", "classes", "mean", "std",
         "seed")
@@ -59,6 +60,7 @@ def manifest(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
+@phase("data")
 def load_prepared(path: str | Path, train_subset: int = 0) -> Prepared:
     """Read a prepared `.npz`; `train_subset` > 0 keeps a random subset of the train split,
     drawn with the data seed, so every stage and every run seed gets the same images."""

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from reslab.core import timing
 from reslab.core.errors import ReslabError
 
 
@@ -24,6 +25,7 @@ def run_stage(main: Callable[[list[str]], None], argv: list[str] | None = None) 
     Ctrl-C and SIGTERM stop it with one line and no traceback; training stages have saved
     their last finished epoch under `.resume/`, so re-running resumes there.
     """
+    timing.main_started()
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from reslab.core.files import write_json
+from reslab.core.timing import phase
 
 
 def project_root() -> Path:
@@ -71,6 +72,11 @@ class Tracker:
         mode = wandb_mode(directory) if enabled else "disabled"
         if mode == "disabled":
             return
+        with phase("wandb"):
+            self._init(project, name, group, config, mode, directory, fingerprint)
+
+    def _init(self, project: str, name: str, group: str, config: dict, mode: str,
+              directory: Path, fingerprint: str) -> None:
         import wandb
 
         experiment = os.environ.get("DVC_EXP_NAME")
@@ -95,11 +101,13 @@ class Tracker:
 
     def log(self, row: dict) -> None:
         if self.run is not None:
-            self.run.log(row)
+            with phase("wandb"):
+                self.run.log(row)
 
     def finish(self, summary: dict | None = None) -> None:
         if self.run is not None:
-            self.run.summary.update(summary or {})
-            self.run.finish()
+            with phase("wandb"):
+                self.run.summary.update(summary or {})
+                self.run.finish()
         if self.id_file is not None:
             self.id_file.unlink(missing_ok=True)

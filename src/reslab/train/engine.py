@@ -24,6 +24,7 @@ from reslab.batches.loader import BatchLoader
 from reslab.core.config import TrainConfig
 from reslab.core.errors import CheckpointError, ReslabError
 from reslab.core.live import write_progress
+from reslab.core.timing import phase
 from reslab.train import checkpoint, distributed, precision
 
 SLOW_RUN_HOURS = 1.0  # a run estimated to train longer than this says where the quick profile is
@@ -258,11 +259,14 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         on_step = duration_check(desc, cfg.epochs, len(train), train.device) if epoch == 0 \
             else None
         start = time.perf_counter()
-        tr = run_epoch(net, train, train_loss, optimizer, bf16=cfg.bf16, step_scheduler=per_step,
-                       on_step=on_step, desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
+        with phase("train"):
+            tr = run_epoch(net, train, train_loss, optimizer, bf16=cfg.bf16,
+                           step_scheduler=per_step, on_step=on_step,
+                           desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
         epoch_seconds.append(time.perf_counter() - start)
         seconds += epoch_seconds[-1]
-        va = evaluate(model, val, progress=progress)
+        with phase("val"):
+            va = evaluate(model, val, progress=progress)
         lr = optimizer.param_groups[0]["lr"]
         if cfg.scheduler == "plateau":
             scheduler.step(va["loss"])
@@ -272,18 +276,21 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         history.append(row)
         loader_states = distributed.gather(train.state_dict()) if state_path else None
         if epoch_end is not None:  # on every rank: SyncBatchNorm in it waits for all of them
-            extras.append(epoch_end(model))
+            with phase("gradflow"):
+                extras.append(epoch_end(model))
         if not distributed.is_main():
             continue
         print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
               f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}", flush=True)
         if tracker is not None:
             tracker.log(row)
-        if state_path:
-            save_resume(state_path, fingerprint, model, optimizer, scheduler, stopper,
-                        loader_states, history, extras, seconds)
-        if live_path:
-            write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1, seconds)
+        with phase("write"):
+            if state_path:
+                save_resume(state_path, fingerprint, model, optimizer, scheduler, stopper,
+                            loader_states, history, extras, seconds)
+            if live_path:
+                write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1,
+                               seconds)
     if stopper.best_epoch < 0:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")

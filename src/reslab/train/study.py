@@ -28,6 +28,7 @@ from reslab.core.errors import ConfigError
 from reslab.core.files import sha256_file, write_metrics, write_table
 from reslab.core.live import LIVE
 from reslab.core.outputs import VariantOutputs
+from reslab.core.timing import phase
 from reslab.core.track import Tracker
 from reslab.train import checkpoint, distributed, precision
 from reslab.train.engine import FitResult, evaluate, fit
@@ -120,13 +121,14 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     model.to(device)
     cfg, chosen = precision.prepare(model, cfg, device, name, verbose=main)
     train, val, test = loaders(data, cfg, device, seed, augment)
-    probe = probe_batches(data, gradflow_batches, cfg.batch_size, device, cfg.channels_last) \
-        if gradflow_batches else []
+    with phase("gradflow"):
+        probe = probe_batches(data, gradflow_batches, cfg.batch_size, device,
+                              cfg.channels_last) if gradflow_batches else []
+        grads = [{"epoch": 0, **r} for r in gradient_norms(model, probe)] if probe else []
 
     def grads_now(net: nn.Module) -> list[dict]:
         return gradient_norms(net, probe)
 
-    grads = [{"epoch": 0, **r} for r in grads_now(model)] if probe else []
     key = fingerprint(name, run_config, repr(model), seed, distributed.world_size(), chosen,
                       len(data.train), len(data.val), inputs=inputs)
     tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
@@ -137,7 +139,8 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
                  progress=runtime.progress)
     for epoch, rows in enumerate(result.extras, 1):
         grads += [{"epoch": epoch, **r} for r in rows]
-    test_metrics = evaluate(model, test, progress=runtime.progress)
+    with phase("test"):
+        test_metrics = evaluate(model, test, progress=runtime.progress)
     run = chosen.record(device, distributed.world_size())
     distributed.close()
     if not main:
@@ -165,11 +168,12 @@ def write_variant(trained: Trained, model: nn.Module) -> dict:
         "train_seconds": round(result.train_seconds, 2),
         "run": trained.run,
     }
-    checkpoint.save_model(out.model, model, model.spec)
-    write_table(out.history, result.history)
-    if trained.grads:
-        write_table(out.gradflow, trained.grads)
-    write_metrics(out.metrics, metrics)
+    with phase("write"):
+        checkpoint.save_model(out.model, model, model.spec)
+        write_table(out.history, result.history)
+        if trained.grads:
+            write_table(out.gradflow, trained.grads)
+        write_metrics(out.metrics, metrics)
     trained.tracker.finish(metrics)
     out.resume.unlink(missing_ok=True)
     print(f"{trained.name}: test acc {metrics['test_acc']:.2f}% (selected epoch "
