@@ -5,6 +5,7 @@ mode, fp32, without augmentation, on the same training subset the fine-tuning ru
 SVM baseline and the fast linear probe read it.
 """
 
+import argparse
 import sys
 
 import numpy as np
@@ -14,16 +15,20 @@ from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import TransferConfig, load_runtime, load_section
 from reslab.core.files import atomic_path
-from reslab.core.ladder import BACKBONE
+from reslab.core.ladder import backbone
 from reslab.train.distributed import device_for
 from reslab.transfer import extract_features, load_cnn
 
 
 def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backbone-seed", type=int, required=True,
+                        help="the improve_cnn seed whose model is the backbone")
+    backbone_path = backbone(parser.parse_args(argv).backbone_seed)
     cfg = load_section("transfer", TransferConfig)
     data = load_prepared(outputs.prepared(cfg.dataset), cfg.train_subset)
     device = device_for(load_runtime().device)
-    model = load_cnn(BACKBONE, in_channels=data.image_shape[-1]).to(device)
+    model = load_cnn(backbone_path, in_channels=data.image_shape[-1]).to(device)
     arrays = {}
     for name in ("train", "val", "test"):
         split = getattr(data, name)

@@ -5,14 +5,16 @@ seed, and trains the head and the rung's last residual blocks: ft0@<optimizer>-<
 linear probe, ft1 from ft0, ft2 from ft1. ft2_aug@<seed> is ft2 with strong train-only
 augmentation, from FT1 of `transfer.ft2_aug.train.optimizer`; full@<seed> trains every layer
 with the improved recipe, from the linear probe of `transfer.full.train.optimizer`. Frozen
-BatchNorm layers stay in eval mode.
+BatchNorm layers stay in eval mode. Every rung validates its starting weights first: when no
+epoch beats them, they are what the rung keeps (`selected_epoch` 0), so a rung never ends below
+where it started.
 """
 
 import argparse
 import sys
 from dataclasses import asdict
 
-from reslab.batches.augment import build_augment
+from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import run_stage
@@ -44,6 +46,7 @@ def main(argv: list[str]) -> None:
         raise ConfigError(f"{rung.stage}: --optimizer is required")
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
+    augment, augment_fn = augment_for(section.augment, manifest(data_path))
     start = rung.start(recipe.optimizer, args.seed)
     model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
     freeze(model, rung.trainable_blocks)
@@ -51,8 +54,8 @@ def main(argv: list[str]) -> None:
                 seed=args.seed, runtime=load_runtime(), inputs=[manifest(data_path), start],
                 run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
                             "seed": args.seed, "rung": args.rung, "starts_from": str(start),
-                            "recipe": asdict(recipe), "augment": asdict(section.augment)},
-                augment=build_augment(section.augment))
+                            "recipe": asdict(recipe), "augment": asdict(augment)},
+                augment=augment_fn, score_start=True)
 
 
 if __name__ == "__main__":

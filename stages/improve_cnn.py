@@ -1,29 +1,37 @@
-"""Stage improve_cnn: the residual CNN with a better recipe, the backbone for the transfer."""
+"""Stage improve_cnn@<seed>: the residual CNN with a better recipe; the first seed's model is
+the transfer's backbone, and every seed pairs with the CNN study's residual variant of its
+depth and seed."""
 
+import argparse
 import sys
-from dataclasses import asdict
+from dataclasses import replace
 
 import torch
 
-from reslab.batches.augment import build_augment
+from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import ImproveConfig, load_runtime, load_section
+from reslab.core.config import ImproveConfig, load_runtime, load_section, variant_config
 from reslab.models.cnn import CNN
 from reslab.train.study import run_variant
 
 
 def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, required=True, help="one of improve_cnn.seeds")
+    seed = parser.parse_args(argv).seed
     cfg = load_section("improve_cnn", ImproveConfig)
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
-    torch.manual_seed(cfg.seed)
+    augment, augment_fn = augment_for(cfg.augment, manifest(data_path))
+    torch.manual_seed(seed)
     model = CNN(depth=cfg.depth, width=cfg.width, residual=True, num_classes=data.num_classes,
                 in_channels=data.image_shape[-1])
-    run_variant("improve_cnn", None, model, data, cfg.train, seed=cfg.seed,
-                runtime=load_runtime(), inputs=[manifest(data_path)], run_config=asdict(cfg),
-                gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
+    run_variant("improve_cnn", str(seed), model, data, cfg.train, seed=seed,
+                runtime=load_runtime(), inputs=[manifest(data_path)],
+                run_config=variant_config(replace(cfg, augment=augment), seed=seed),
+                gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import TransferConfig, load_runtime, load_section
-from reslab.core.ladder import BACKBONE, RUNGS
+from reslab.core.ladder import RUNGS, backbone
 from reslab.train.study import train_variant, write_variant
 from reslab.transfer import (
     feature_data,
@@ -31,18 +31,21 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--optimizer", required=True)
     parser.add_argument("--seed", type=int, required=True, help="one of transfer.seeds")
+    parser.add_argument("--backbone-seed", type=int, required=True,
+                        help="the improve_cnn seed whose model is the backbone")
     args = parser.parse_args(argv)
+    backbone_path = backbone(args.backbone_seed)
     cfg = load_section("transfer", TransferConfig)
     recipe = cfg.probe.recipe(args.optimizer)
     features_path = outputs.features(cfg.dataset)
     features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
-    model = with_new_head(load_cnn(BACKBONE), data.num_classes, args.seed)
+    model = with_new_head(load_cnn(backbone_path), data.num_classes, args.seed)
     rung = RUNGS["linear_probe"]
     freeze(model, rung.trainable_blocks)
     trained = train_variant(rung.stage, rung.variant(args.optimizer, args.seed), model.head, data,
                             recipe, seed=args.seed, runtime=load_runtime(),
-                            inputs=[features_path, BACKBONE],
+                            inputs=[features_path, backbone_path],
                             run_config={"dataset": cfg.dataset, "seed": args.seed,
                                         "recipe": asdict(recipe)})
     if trained:  # rank 0

@@ -20,8 +20,8 @@ def main(argv: list[str]) -> None:
     if args.name not in cfg.datasets:
         raise ConfigError(f"data.datasets: {args.name!r} is not listed ({cfg.datasets})")
     raw, kind, archive = read_source_dir(args.name, Path("data/source") / args.name)
-    manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, outputs.PREPARED, source=kind,
-                       source_file=archive)
+    manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, outputs.PREPARED,
+                       test_subset=cfg.test_subset, source=kind, source_file=archive)
     counts = {k: v["total"] for k, v in manifest["counts"].items()}
     print(f"{args.name}: {counts}, {manifest['num_classes']} classes, "
           f"shape {manifest['image_shape']} -> {outputs.prepared(args.name)}")

@@ -14,9 +14,9 @@ from reslab.core.config import (
     load_section,
 )
 from reslab.core.files import write_metrics, write_text
-from reslab.report.results import HEADER
+from reslab.report.results import HEADER, claims_section
 from reslab.report.sections import improved_part, study_part, transfer_part
-from reslab.report.summary import headline
+from reslab.report.summary import comparisons, headline
 
 
 def main(argv: list[str]) -> None:
@@ -28,12 +28,15 @@ def main(argv: list[str]) -> None:
     for name, cfg in studies.items():
         text, stats[name] = study_part(name, cfg)
         sections.append(text)
-    text, improved, why_backbone, backbone = improved_part(imp, studies["train_cnn"],
-                                                           stats["train_cnn"])
+    text, improved, gap, why_backbone, backbone = improved_part(imp, studies["train_cnn"],
+                                                                stats["train_cnn"])
     sections.append(text)
     text, svm, ladders, single = transfer_part(tr, why_backbone, backbone)
     sections.append(text)
-    write_metrics(outputs.SUMMARY, {"summary": headline(stats, improved, svm, ladders, single)})
+    claims = comparisons(gap, ladders, single)
+    sections.insert(1, claims_section(stats, claims))
+    write_metrics(outputs.SUMMARY,
+                  {"summary": headline(stats, improved, svm, ladders, single, claims)})
     write_text(outputs.REPORT / "results.md", "\n".join(sections))
     print(f"report: {outputs.REPORT / 'results.md'}, {outputs.SUMMARY}")
 

@@ -1,10 +1,11 @@
 """Stage train_cnn@<depth>-<arch>-<seed>: one CNN of the depth x arch x seed study on CIFAR-10."""
 
 import sys
+from dataclasses import replace
 
 import torch
 
-from reslab.batches.augment import build_augment
+from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import depth_variant, run_stage
@@ -18,13 +19,15 @@ def main(argv: list[str]) -> None:
     cfg = load_section("train_cnn", CNNStudyConfig)
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
+    augment, augment_fn = augment_for(cfg.augment, manifest(data_path))
     torch.manual_seed(seed)
     model = CNN(depth=depth, width=cfg.width, residual=arch == "residual",
                 num_classes=data.num_classes, in_channels=data.image_shape[-1])
     run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[manifest(data_path)],
-                run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed),
-                gradflow_batches=cfg.gradflow_batches, augment=build_augment(cfg.augment))
+                run_config=variant_config(replace(cfg, augment=augment), depth=depth, arch=arch,
+                                          seed=seed),
+                gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
 
 
 if __name__ == "__main__":

@@ -255,7 +255,7 @@ def workspace_template(tmp_path_factory) -> Path:
         prepare(name, read_imagefolder_zip(z), 20, 0, root / "data/prepared")
     torch.manual_seed(0)
     backbone = CNN(depth=9, width=8, residual=True, num_classes=10, in_channels=3)
-    save_model(root / "models/improve_cnn.pt", backbone, backbone.spec)
+    save_model(root / "models/improve_cnn/0.pt", backbone, backbone.spec)
     save_model(root / "models/linear_probe/adam-0.pt", backbone, backbone.spec)  # 10 != 3 classes
     return root
 

@@ -153,6 +153,24 @@ def test_fit_restores_best_weights_and_stops(monkeypatch):
     assert not torch.equal(snapshots[1]["1.weight"], snapshots[-1]["1.weight"])
 
 
+def test_a_fine_tune_that_only_gets_worse_keeps_its_starting_weights(monkeypatch):
+    """With score_start the starting weights are validated first (loss 0.5 here): no epoch
+    beats them, so they are what the run keeps, selected epoch 0, with their accuracy."""
+    scripted_validation(monkeypatch, [0.5, 0.9, 0.8])
+    model = tiny_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = fit(model, *make_loaders(), cfg(epochs=2), score_start=True)
+    assert result.selected_epoch == 0 and result.min_val_loss == 0.5
+    assert result.start == {"loss": 0.5, "acc": 50.0} and result.epochs_run == 2
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_a_fine_tune_that_improves_keeps_its_best_epoch(monkeypatch):
+    scripted_validation(monkeypatch, [0.9, 0.7, 0.8])
+    result = fit(tiny_model(), *make_loaders(), cfg(epochs=2), score_start=True)
+    assert result.selected_epoch == 1 and result.min_val_loss == 0.7
+
+
 class Crash(Exception):
     pass
 

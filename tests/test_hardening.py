@@ -19,13 +19,16 @@ def _params(text):
     return lambda ws: (ws.path / "params.yaml").write_text(text)
 
 
+FEATURES = ("extract_features", "--backbone-seed", "0")
+
+
 def _override(overrides):
     return lambda ws: ws.set_params(overrides)
 
 
 def _ckpt(mutate):
     def setup(ws):
-        path = ws.path / "models/improve_cnn.pt"
+        path = ws.path / "models/improve_cnn/0.pt"
         mutate(path)
     return setup
 
@@ -75,19 +78,19 @@ BATTERY = [
      "train.batch_size: 7 (the global batch) does not divide over 2 processes"),
     ("unknown optimizer", _override({"train_mlp": {"train": {"optimizer": "rmsprop"}}}), MLP,
      "train_mlp.train.optimizer: 'rmsprop' is not one of adam, adamw, sgd, sgd_momentum"),
-    ("missing checkpoint", _ckpt(lambda p: p.unlink()), ("extract_features",),
-     "models/improve_cnn.pt: checkpoint not found"),
+    ("missing checkpoint", _ckpt(lambda p: p.unlink()), FEATURES,
+     "models/improve_cnn/0.pt: checkpoint not found"),
     ("truncated checkpoint", _ckpt(lambda p: p.write_bytes(p.read_bytes()[:2000])),
-     ("extract_features",), "models/improve_cnn.pt: corrupt or truncated checkpoint"),
+     FEATURES, "models/improve_cnn/0.pt: corrupt or truncated checkpoint"),
     ("corrupt checkpoint", _ckpt(lambda p: p.write_bytes(os.urandom(4096))),
-     ("extract_features",), "models/improve_cnn.pt: corrupt or truncated checkpoint"),
-    ("checkpoint of another architecture", _ckpt(_mlp_checkpoint), ("extract_features",),
-     "models/improve_cnn.pt: not a CNN checkpoint (arch='mlp')"),
+     FEATURES, "models/improve_cnn/0.pt: corrupt or truncated checkpoint"),
+    ("checkpoint of another architecture", _ckpt(_mlp_checkpoint), FEATURES,
+     "models/improve_cnn/0.pt: not a CNN checkpoint (arch='mlp')"),
     ("checkpoint of another class count", lambda ws: None,
      ("finetune", "ft0", "--optimizer", "adam", "--seed", "0"),
      "models/linear_probe/adam-0.pt: checkpoint has num_classes=10, expected 3"),
     ("checkpoint that would run code", _ckpt(lambda p: torch.save({"x": Evil()}, p)),
-     ("extract_features",), "models/improve_cnn.pt: refused to load"),
+     FEATURES, "models/improve_cnn/0.pt: refused to load"),
     ("missing prepared dataset", lambda ws: (ws.path / "data/prepared/mnist.npz").unlink(), MLP,
      "data/prepared/mnist.npz: prepared dataset not found"),
     ("empty archive in the mirror", _mirror(lambda p: zipfile.ZipFile(p, "w").close()),

@@ -11,13 +11,14 @@ import pytest
 from conftest import ROOT
 from project import dvc_stages, section
 from reslab.core import outputs
-from reslab.core.config import DataConfig, TransferConfig
-from reslab.core.ladder import BACKBONE, LADDER, RUNGS, SINGLE
+from reslab.core.config import DataConfig, ImproveConfig, TransferConfig
+from reslab.core.ladder import LADDER, RUNGS, SINGLE, backbone
 from reslab.core.outputs import VariantOutputs
 from reslab.report import lab
 
 STAGES = dvc_stages(ROOT)
 TR = section("transfer", TransferConfig)
+BACKBONE_SEED = section("improve_cnn", ImproveConfig).seeds[0]  # the transfer's backbone
 
 
 def relative(paths) -> set[str]:
@@ -43,12 +44,14 @@ def test_each_rung_runs_its_script_from_its_start_to_its_outputs(rung):
         script = "stages/linear_probe.py" if rung.starts_from is None else "stages/finetune.py"
         argv = [] if rung.starts_from is None else [rung.name]
         argv += ["--optimizer", opt] if rung.per_optimizer else []
-        assert shlex.split(stage.cmd) == ["python", script, *argv, "--seed", str(seed)]
-        start = rung.start(opt, seed)
+        argv += ["--seed", str(seed)]
+        argv += ["--backbone-seed", str(BACKBONE_SEED)] if rung.starts_from is None else []
+        assert shlex.split(stage.cmd) == ["python", script, *argv]
+        start = rung.start(opt, seed, BACKBONE_SEED)
         assert str(start) in relative(stage.deps), f"{name} does not depend on {start}"
         out = rung.outputs(opt, seed)
         assert relative(stage.outs) == {str(out.model), str(out.history), str(out.metrics)}
-    assert (rung.starts_from is None) == (rung.start("adam", 0) == BACKBONE)
+    assert (rung.starts_from is None) == (rung.start("adam", 0, 7) == backbone(7))
 
 
 def test_every_training_stage_writes_where_the_engine_does():
@@ -83,6 +86,7 @@ def test_the_other_outputs_are_where_their_readers_look():
         assert {str(outputs.prepared(dataset)), str(outputs.prepared(dataset, "json"))} <= outs[
             f"prepare_data@{dataset}"]
     assert str(outputs.features(TR.dataset)) in outs["extract_features"]
+    assert str(backbone(BACKBONE_SEED)) in relative(STAGES["extract_features"].deps)
     assert str(outputs.SVM) in outs["svm_baseline"]
-    assert {str(outputs.SUMMARY), str(outputs.TRANSFER_CURVES),
+    assert {str(outputs.SUMMARY), str(outputs.TRANSFER_CURVES), str(outputs.curves("improve_cnn")),
             str(outputs.REPORT / "results.md")} <= outs["report"]

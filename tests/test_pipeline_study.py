@@ -63,7 +63,7 @@ def test_whole_study(study):
     assert metrics("finetune_full/0.json")["trainable_fraction"] == 1.0
 
     # frozen parts never move along the ladder; the block a rung unfreezes does
-    backbone = load_cnn(root / "models/improve_cnn.pt")
+    backbone = load_cnn(root / "models/improve_cnn/0.pt")
     ft1 = load_cnn(root / "models/finetune_ft1/adamw-0.pt")
     ft2 = load_cnn(root / "models/finetune_ft2/adamw-0.pt")
     for a, b in [(backbone.stem, ft2.stem), (backbone.blocks[-3], ft1.blocks[-3])]:

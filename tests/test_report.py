@@ -102,11 +102,13 @@ def test_no_difference_column_away_from_the_lab_scale():
 def test_a_different_recipe_is_never_a_plain_improvement():
     """At the lab's scale, a row whose recipe is not the lab's shows both numbers and marks the
     difference; params.yaml's studies follow the lab, improve_cnn and the transfer do not."""
-    improved = {"test_acc": 91.0, "val_acc_at_min_loss": 90.44}
-    section = improved_section(improved, None, "scale", None, "optimizer adamw (the lab: adam)")
+    improved = over_seeds({0: {"test_acc": 91.0, "val_acc_at_min_loss": 90.44,
+                               "trainable_fraction": 1.0}})
+    section = improved_section(improved, None, None, "scale", None,
+                               "optimizer adamw (the lab: adam)")
     assert "| 89.44 (val) | different recipe: +1.00 (val − val) |" in section
     assert "Our recipe is not the lab's (optimizer adamw (the lab: adam))" in section
-    assert "| 89.44 (val) | +1.00 (val − val) |" in improved_section(improved, None, "scale",
+    assert "| 89.44 (val) | +1.00 (val − val) |" in improved_section(improved, None, None, "scale",
                                                                     None, None)
     mlp, cnn = shipped("train_mlp", config.MLPStudyConfig), shipped("train_cnn",
                                                                     config.CNNStudyConfig)
@@ -123,14 +125,16 @@ def test_a_different_recipe_is_never_a_plain_improvement():
 
 def test_transfer_rows_say_how_their_recipe_differs():
     tr = shipped("transfer", config.TransferConfig)
-    recipes = lab.transfer_recipes(tr)
+    data = {"flip_changes_label": False}
+    recipes = lab.transfer_recipes(tr, data)
     assert ("svm", "") not in recipes  # the lab's C and iterations
     assert recipes[("linear_probe", "adam")] == lab.PROBE
     assert recipes[("finetune_ft1", "adamw")] == lab.RUNG  # the lab's lr and decay, batch 64
     adamw = dataclasses.replace(tr.finetune.optim.adamw, lr=1e-4, weight_decay=0.3)
     decayed = dataclasses.replace(tr.finetune, optim=dataclasses.replace(tr.finetune.optim,
                                                                          adamw=adamw))
-    again = lab.transfer_recipes(dataclasses.replace(tr, finetune=decayed, svm_max_iter=100))
+    again = lab.transfer_recipes(dataclasses.replace(tr, finetune=decayed, svm_max_iter=100),
+                                 data)
     assert again[("finetune_ft0", "adamw")] == f"{lab.RUNG}; weight_decay 0.3 (the lab: 0.01)"
     assert again[("svm", "")] == "C [1.0], max_iter 100 (the lab: C 1.0, max_iter 5000)"
     m = over_seeds({0: {"test_acc": 40.0, "val_acc_at_min_loss": 39.0,
@@ -191,7 +195,7 @@ def test_the_best_optimizer_is_the_best_on_mean_validation_over_seeds():
     rungs = STAGES
     ladders = {"adam": dict.fromkeys(rungs, adam), "sgd": dict.fromkeys(rungs, sgd)}
     single = {"finetune_ft2_aug": ("adam", adam), "finetune_full": ("adam", adam)}
-    summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single)
+    summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders, single, {})
     assert summary["ft1_best"] == 45.0 and summary["ft2_aug"] == 38.5
     assert summary["transfer_std"]["ft1_best"] == sgd["test"]["std"] == round(2 ** 0.5, 4)
     assert summary["transfer_ci95_low"]["probe_best"] == sgd["test"]["ci95_low"]

@@ -62,7 +62,7 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     b.run("git", "checkout", "-q", "shared")
     b.dvc("pull", "--with-deps", VARIANT, "improve_cnn")
     for path in ("metrics/train_mlp/2-residual-0.json", "models/train_mlp/2-residual-0.pt",
-                 "models/improve_cnn.pt", "data/prepared/mnist.npz"):
+                 "models/improve_cnn/0.pt", "data/prepared/mnist.npz"):
         assert (b.path / path).read_bytes() == (a.path / path).read_bytes(), path
     again = b.dvc("repro", VARIANT, "improve_cnn").stdout
     assert "Running stage 'train_mlp" not in again and "Running stage 'improve_cnn'" not in again
@@ -76,4 +76,4 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     got = a.run("python", "-m", "dvc", "artifacts", "get", str(origin), "improve_cnn", "-o",
                 str(fetched), check=False)
     assert got.returncode == 0, got.stdout + got.stderr
-    assert fetched.read_bytes() == (a.path / "models/improve_cnn.pt").read_bytes()
+    assert fetched.read_bytes() == (a.path / "models/improve_cnn/0.pt").read_bytes()

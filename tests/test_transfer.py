@@ -201,12 +201,13 @@ def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     torch.manual_seed(0)
     # 32-d features, as the blobs (its convs never train)
     cnn = CNN(depth=9, width=4, residual=True, num_classes=10, in_channels=3)
-    checkpoint.save_model(tmp_path / "models/improve_cnn.pt", cnn, cnn.spec)
+    checkpoint.save_model(tmp_path / "models/improve_cnn/0.pt", cnn, cnn.spec)
     run_in(tmp_path, "svm_baseline", [], params)
     svm = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())["test_acc"]
     probes = {}
     for opt in shipped.optimizers:
-        run_in(tmp_path, "linear_probe", ["--optimizer", opt, "--seed", "0"], params)
+        run_in(tmp_path, "linear_probe", ["--optimizer", opt, "--seed", "0",
+                                          "--backbone-seed", "0"], params)
         probes[opt] = json.loads((tmp_path / f"metrics/linear_probe/{opt}-0.json").read_text())
     assert max(m["test_acc"] for m in probes.values()) >= svm - 1.0, (svm, probes)
 
@@ -250,9 +251,10 @@ def test_each_rung_starts_from_the_one_before_of_the_configured_optimizer(ladder
     of the ladder the params name (sgd here, beside an adam ladder with other weights) and of
     the same seed (beside seed 0's)."""
     path, params = ladder_workspace
-    backbone_model = planted(path / "models/improve_cnn.pt", classes=10, seed=1)
-    run_in(path, "extract_features", [], params)
-    run_in(path, "linear_probe", ["--optimizer", "sgd", "--seed", "1"], params)
+    backbone_model = planted(path / "models/improve_cnn/0.pt", classes=10, seed=1)
+    run_in(path, "extract_features", ["--backbone-seed", "0"], params)
+    run_in(path, "linear_probe", ["--optimizer", "sgd", "--seed", "1", "--backbone-seed", "0"],
+           params)
     lp = load_cnn(path / "models/linear_probe/sgd-1.pt")
     for a, b in ((lp.stem, backbone_model.stem), (lp.blocks, backbone_model.blocks)):
         assert same_parameters(a, b)
@@ -284,8 +286,8 @@ def test_svm_probe_and_rungs_train_on_one_subset(ladder_workspace):
     backbone's features of exactly the images a rung loads."""
     path, params = ladder_workspace
     params["transfer"] |= {"train_subset": 20}
-    backbone_model = planted(path / "models/improve_cnn.pt", classes=10)
-    run_in(path, "extract_features", [], params)
+    backbone_model = planted(path / "models/improve_cnn/0.pt", classes=10)
+    run_in(path, "extract_features", ["--backbone-seed", "0"], params)
     with np.load(path / "data/features/tiny.npz") as f:
         features, labels = f["train_x"], f["train_y"]
     rung_data = load_prepared(path / "data/prepared/tiny.npz", 20)

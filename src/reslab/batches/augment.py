@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from reslab.core.config import AugmentConfig
+from reslab.core.files import read_json
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -79,6 +81,16 @@ def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contras
         rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
         x = torch.einsum("nij,njhw->nihw", from_yiq @ rot @ to_yiq, x)
     return x.clamp(0, 1)
+
+
+def augment_for(cfg: AugmentConfig, manifest: Path) -> tuple[AugmentConfig, Augment | None]:
+    """The augmentation `cfg` asks for, less what would change a label of the prepared data
+    `manifest` describes (`AugmentConfig.for_data`, said in a line), and the function."""
+    fitted = cfg.for_data(read_json(manifest))
+    if fitted != cfg:
+        print(f"augment.flip: off, {manifest} says a horizontal flip changes its classes",
+              flush=True)
+    return fitted, build_augment(fitted)
 
 
 def build_augment(cfg: AugmentConfig) -> Augment | None:

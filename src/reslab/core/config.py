@@ -77,6 +77,13 @@ class AugmentConfig:
     saturation: float = param(ge=0)
     hue: float = param(ge=0, le=0.5)
 
+    def for_data(self, manifest: dict) -> AugmentConfig:
+        """Without what would change a label of the data this manifest describes: no flip where
+        `flip_changes_label` (digits: a mirrored 2, 3, 4, 5 or 7 is another shape or none)."""
+        if self.flip and manifest.get("flip_changes_label"):
+            return dataclasses.replace(self, flip=False)
+        return self
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -87,6 +94,7 @@ class DataConfig:
 
     datasets: list[str] = param()
     val_size: int = param(ge=1)
+    test_subset: int = param(ge=0)  # 0 = the whole test split; else a seeded sample this size
     seed: int = param(ge=0)
 
 
@@ -127,10 +135,12 @@ class CNNStudyConfig(CNNRunConfig):
 
 @dataclass(frozen=True)
 class ImproveConfig(CNNRunConfig):
-    """`improve_cnn`: the residual backbone with a better recipe; the transfer stages start here."""
+    """`improve_cnn`: the residual backbone with a better recipe, a variant per seed (paired
+    with the CNN study's residual variants of its depth); the transfer starts from the first
+    seed's."""
 
     depth: int = param(ge=CNN_MIN_DEPTH)
-    seed: int = param(ge=0)
+    seeds: list[int] = param(ge=0)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,11 @@ from pathlib import Path
 
 from reslab.core.outputs import VariantOutputs
 
-BACKBONE = VariantOutputs.for_variant("improve_cnn").model  # where the probe starts
+
+def backbone(seed: int) -> Path:
+    """Where the probe starts: improve_cnn's model of `seed` (dvc.yaml passes the first of
+    `improve_cnn.seeds` as `--backbone-seed`)."""
+    return VariantOutputs.for_variant("improve_cnn", str(seed)).model
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,13 @@ class Rung:
     def outputs(self, optimizer: str, seed: int) -> VariantOutputs:
         return VariantOutputs.for_variant(self.stage, self.variant(optimizer, seed))
 
-    def start(self, optimizer: str, seed: int) -> Path:
-        """The checkpoint this rung's variant starts from (`optimizer`: its ladder)."""
+    def start(self, optimizer: str, seed: int, backbone_seed: int | None = None) -> Path:
+        """The checkpoint this rung's variant starts from (`optimizer`: its ladder; the probe:
+        the backbone of `backbone_seed`)."""
         if self.starts_from is None:
-            return BACKBONE
+            if backbone_seed is None:
+                raise ValueError(f"{self.stage} starts from the backbone: give its seed")
+            return backbone(backbone_seed)
         return RUNGS[self.starts_from].outputs(optimizer, seed).model
 
 

@@ -79,16 +79,40 @@ def first_layer_ratio(runs: dict) -> float:
     return float(f"{first(runs['residual']) / first(runs['plain']):.4g}")
 
 
+MEANS = ("test_acc", "val_acc_at_min_loss", "last_epoch_val_loss_drop")
+
+
 def over_seeds(runs: dict[int, dict]) -> dict:
-    """One transfer row's metrics over its seeds (seed -> metrics): the mean of each accuracy
-    (what the tables, the figure and the choice of the best optimizer use), the trainable
-    fraction, and under `test` the spread of the test accuracy with its 95% interval."""
+    """One row's metrics over its seeds (seed -> metrics): the mean of each accuracy (what the
+    tables, the figure and the choice of the best optimizer use) and of the last epoch's fall
+    in validation loss, the trainable fraction, how many seeds kept their starting weights
+    (`kept_start`), each seed's test accuracy (`by_seed`, for differences paired by seed), and
+    under `test` the spread of the test accuracy with its 95% interval."""
     first = next(iter(runs.values()))
     mean = {k: round(statistics.fmean(m[k] for m in runs.values()), 4)
-            for k in ("test_acc", "val_acc_at_min_loss") if k in first}
+            for k in MEANS if k in first}
     tests = [m["test_acc"] for m in runs.values()]
     return mean | {"trainable_fraction": first["trainable_fraction"],
+                   "kept_start": sum(m.get("selected_epoch") == 0 for m in runs.values()),
+                   "by_seed": {s: m["test_acc"] for s, m in runs.items()},
                    "test": _rounded(describe(tests) | mean_interval(tests))}
+
+
+def improved_metrics(imp) -> dict:
+    """The improved backbone over `improve_cnn.seeds` (`over_seeds`)."""
+    return over_seeds({s: read_json(VariantOutputs.for_variant("improve_cnn", str(s)).metrics)
+                       for s in imp.seeds})
+
+
+def improved_curves(imp) -> pd.DataFrame:
+    """Every improve_cnn seed's per-epoch history, a `variant` column naming the seed."""
+    return pd.concat([pd.read_csv(require(VariantOutputs.for_variant(
+        "improve_cnn", str(s)).history)).assign(variant=str(s)) for s in imp.seeds])
+
+
+def paired(a: dict, b: dict) -> dict:
+    """`b - a` of two rows' test accuracies, paired by seed (`stats.paired_difference`)."""
+    return _rounded(paired_difference(a["by_seed"], b["by_seed"]))
 
 
 def single_optimizer(tr, rung: Rung) -> str:

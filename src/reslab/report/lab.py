@@ -101,21 +101,23 @@ def recipe_differs(section: str, train, augment=None, augment_of: str | None = N
     return "; ".join(why) or None
 
 
-def transfer_recipes(tr) -> dict[tuple[str, str], str]:
+def transfer_recipes(tr, data: dict) -> dict[tuple[str, str], str]:
     """(rung, optimizer) -> how that transfer row's own recipe differs from the lab's, ("svm",
     "") for the SVM (absent when it does not); the backbone's is said once, by the report.
-    `tr`: the TransferConfig. The probe always differs (`PROBE`), and every rung starts from it
-    (`RUNG`)."""
+    `tr`: the TransferConfig; `data`: the target's manifest (what augmentation it allows). The
+    probe always differs (`PROBE`), and every rung starts from it (`RUNG`)."""
     out = {}
     if (tr.svm_C, tr.svm_max_iter) != (SVM_RECIPE["svm_C"], SVM_RECIPE["svm_max_iter"]):
         out[("svm", "")] = (f"C {tr.svm_C}, max_iter {tr.svm_max_iter} (the lab: C "
                             f"{SVM_RECIPE['svm_C'][0]}, max_iter {SVM_RECIPE['svm_max_iter']})")
     for opt in tr.optimizers:
         out[(LADDER[0].stage, opt)] = PROBE
-        rung = recipe_differs("finetune", tr.finetune.recipe(opt), tr.finetune.augment)
+        rung = recipe_differs("finetune", tr.finetune.recipe(opt),
+                              tr.finetune.augment.for_data(data))
         for name in (r.stage for r in LADDER if r.starts_from):
             out[(name, opt)] = "; ".join(w for w in (RUNG, rung) if w)
-    aug = recipe_differs("finetune", tr.ft2_aug.train, tr.ft2_aug.augment, "finetune_ft2_aug")
+    aug = recipe_differs("finetune", tr.ft2_aug.train, tr.ft2_aug.augment.for_data(data),
+                         "finetune_ft2_aug")
     out[("finetune_ft2_aug", tr.ft2_aug.train.optimizer)] = "; ".join(
         w for w in (RUNG, aug) if w)
     return out

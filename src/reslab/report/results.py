@@ -37,10 +37,19 @@ def recipe_note(recipe: str | None) -> str:
     return f" Our recipe is not the lab's ({recipe})." if recipe else ""
 
 
-def scale(subset: int, epochs: int, width: int | None = None) -> str:
+def scale(subset: int, epochs: int, width: int | None = None, data: dict | None = None) -> str:
+    """The training scale, and with `data` (a manifest) how many test images it is scored on."""
     images = f"{subset:,}" if subset else "all"
     epochs_text = f"{epochs} epoch{'s' if epochs != 1 else ''}"
-    return f"{images} train images, {epochs_text}" + (f", width {width}" if width else "")
+    text = f"{images} train images, {epochs_text}" + (f", width {width}" if width else "")
+    return text + (f"; {test_images(data)}" if data else "")
+
+
+def test_images(data: dict) -> str:
+    """On how many test images a manifest's test accuracies are measured."""
+    n, of = data["counts"]["test"]["total"], data.get("test_of", data["counts"]["test"]["total"])
+    return f"test accuracy on {n:,} of the {of:,} test images" if n < of else \
+        f"test accuracy on all {n:,} test images"
 
 
 def comparison_note(why_not: str | None) -> str:
@@ -82,21 +91,63 @@ def study_section(title: str, metrics: dict, stats: dict, refs: dict, scale_note
             f"Paired by seed, test accuracy:\n\n{gap_table}\n\n{images}\n")
 
 
-def improved_section(improved: dict, lab_recipe: dict | None, scale_note: str,
-                     why_not: str | None, recipe: str | None = None) -> str:
-    """`lab_recipe`: the CNN study's residual variant of the same depth, same scale (or None);
-    `recipe`: how ours differs from the lab's improved recipe (or None)."""
-    rows = [["improved backbone (improve_cnn)", pct(improved["test_acc"]),
-             pct(improved["val_acc_at_min_loss"]),
+def interval(g: dict) -> str:
+    """A paired difference's 95% interval, or why there is none."""
+    return f"[{g['ci95_low']:+.2f}, {g['ci95_high']:+.2f}]" if "ci95_low" in g else \
+        "— (one seed)"
+
+
+def improved_section(improved: dict, lab_recipe: dict | None, gap: dict | None,
+                     scale_note: str, why_not: str | None, recipe: str | None = None) -> str:
+    """`improved`: the backbone over its seeds (`collect.over_seeds`); `lab_recipe`: the CNN
+    study's residual variant of the same depth, same scale (or None), and `gap` the backbone −
+    it, paired by seed; `recipe`: how ours differs from the lab's improved recipe (or None)."""
+    n = improved["test"]["n"]
+    rows = [[f"improved backbone (improve_cnn, {n} seed{'s' if n > 1 else ''})",
+             spread(improved["test"]), pct(improved["val_acc_at_min_loss"]),
              *versus(accuracies(improved), lab.IMPROVED, why_not is None, recipe)]]
     if lab_recipe is not None:
         rows.append(["lab recipe, same depth (train_cnn, residual, mean over seeds)",
                      spread(lab_recipe), "—", "—", "—"])
     rows.append(["ResNet-20, He et al. 2016 (reference)", "—", "—",
                  f"{lab.RESNET20_PAPER[0]:.2f} (test)", "—"])
+    paired_note = "" if gap is None else (
+        f"\n\nImproved − lab recipe, test accuracy paired by seed ({gap['n']} pairs): "
+        f"**{gap['mean']:+.2f}**, 95% interval {interval(gap)}.\n")
     return (f"## Improved backbone (CIFAR-10)\n\nScale: {scale_note}. {comparison_note(why_not)}"
             f"{recipe_note(recipe)}\n\n" + table(["model", "test acc", "val acc at min val loss",
-                                                   "lab", "ours − lab"], rows) + "\n")
+                                                   "lab", "ours − lab"], rows) + paired_note
+            + "\n")
+
+
+CLAIMS = {  # summary key -> what the difference says
+    "improve_minus_lab": "improved backbone − lab recipe (residual CNN, same depth and scale)",
+    "ft2_minus_probe": "best FT2 − best linear probe (transfer)",
+    "full_minus_ft2": "full fine-tune − best FT2 (transfer)",
+}
+
+
+def claims_section(stats: dict[str, dict], claims: dict[str, dict]) -> str:
+    """Every comparison the study argues, one row each with its 95% interval: residual − plain
+    per depth of each study (`stats`: study -> its analysis), then `summary.comparisons`."""
+    rows = []
+    for study, label in (("train_mlp", "MLP"), ("train_cnn", "CNN")):
+        for depth, s in stats.get(study, {}).items():
+            if "residual_minus_plain" in s:
+                rows.append((f"{label} depth {depth}: residual − plain",
+                             s["residual_minus_plain"]))
+    rows += [(CLAIMS[k], c) for k, c in claims.items()]
+
+    def verdict(g: dict) -> str:
+        if "ci95_low" not in g:
+            return "— (one seed)"
+        return "yes" if g["ci95_low"] > 0 or g["ci95_high"] < 0 else "no"
+
+    return "## What this run shows\n\nTest-accuracy differences paired by seed, mean and 95% " \
+        "Student-t interval; *excludes 0* says whether the interval does.\n\n" + table(
+            ["comparison", "mean", "95% interval", "pairs", "excludes 0"],
+            [[name, f"{g['mean']:+.2f}", interval(g), g["n"], verdict(g)]
+             for name, g in rows]) + "\n"
 
 
 def accuracies(m: dict) -> dict[str, float]:
@@ -107,12 +158,14 @@ def accuracies(m: dict) -> dict[str, float]:
 def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict]],
                      scale_note: str, why_not: str | None, source_note: str,
                      figure: str, recipes: dict[tuple[str, str], str],
-                     backbone: str | None = None) -> str:
+                     backbone: str | None = None, real: bool = True) -> str:
     """`ladders`: optimizer -> rung -> metrics over seeds (`collect.over_seeds`); `single`:
     rung -> (optimizer, metrics over seeds) for FT2+aug and the full fine-tune; `recipes`:
     (rung, optimizer) -> how that row's own recipe differs from the lab's (("svm", "") for the
     SVM; absent: the lab's); `backbone`: how the backbone's does, which every row inherits.
-    Both are listed under the table."""
+    Both are listed under the table. `real`: the data is the real target dataset; on a
+    stand-in no lab number is shown. *last epoch* is how much the validation loss still fell in
+    a row's last epoch (mean over seeds): well above 0, the rung had not converged."""
     ok = why_not is None
 
     def differs(key: tuple[str, str]) -> str | None:
@@ -123,13 +176,17 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
         ci = f"[{t['ci95_low']:.2f}, {t['ci95_high']:.2f}]" if "ci95_low" in t else "—"
         return [spread(t), ci]
 
-    rows = [["SVM on features", "—", pct(svm["test_acc"]), "—", pct(svm["val_acc"]), "—",
-             *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
-                     differs(("svm", "")))]]
+    rows = [["SVM on features", "—", pct(svm["test_acc"]), "—", pct(svm["val_acc"]), "—", "—",
+             "—", *versus({"test": svm["test_acc"], "val": svm["val_acc"]}, lab.SVM, ok,
+                          differs(("svm", "")))]]
+
     def row(rung: str, opt: str, m: dict) -> list:
         ref = lab.TRANSFER.get(rung)  # the lab reported one optimizer per rung
         ref = ref[:2] if ref and opt == ref[2] else None
+        kept = "—" if RUNGS[rung].starts_from is None else f"{m['kept_start']}/{m['test']['n']}"
+        drop = m.get("last_epoch_val_loss_drop")  # absent from files of an older version
         return [RUNGS[rung].label, opt, *seeds(m), pct(m["val_acc_at_min_loss"]),
+                "—" if drop is None else f"{drop:+.4f}", kept,
                 f"{100 * m['trainable_fraction']:.1f}%",
                 *versus(accuracies(m), ref, ok, differs((rung, opt)))]
 
@@ -145,10 +202,15 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     differ = "\n".join(f"- {', '.join(rows_)}: {why}" for why, rows_ in reasons.items())
     if backbone:
         differ = f"- the backbone, under every row: {backbone}\n{differ}"
+    header = ["rung", "optimizer", "test acc (mean ± std)", "95% interval",
+              "val acc at min val loss", "last epoch: val loss fell by",
+              "kept its start (seeds)", "trainable", "lab", "ours − lab"]
+    if not real:  # a stand-in: no lab number beside it
+        header, rows = header[:-2], [r[:-2] for r in rows]
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
-            + f". {comparison_note(why_not)}\n\n"
-            + table(["rung", "optimizer", "test acc (mean ± std)", "95% interval",
-                     "val acc at min val loss", "trainable", "lab", "ours − lab"], rows)
+            + f". {comparison_note(why_not)} *kept its start*: seeds whose starting weights no "
+            "epoch beat on validation loss (the rung then keeps them).\n\n"
+            + table(header, rows)
             + (f"\n\nWhere our recipe is not the lab's:\n\n{differ}" if differ else "")
             + f"\n\n![transfer ladder]({figure})\n")
 

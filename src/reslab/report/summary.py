@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reslab.core.ladder import LADDER, SINGLE
+from reslab.report.collect import paired
 
 
 def gap_summary(study: str, stats: dict) -> dict:
@@ -23,12 +24,26 @@ def best_run(runs: list[dict]) -> dict:
     return max(runs, key=lambda m: m["val_acc_at_min_loss"])
 
 
+def comparisons(improved_gap: dict | None, ladders: dict[str, dict],
+                single: dict[str, tuple[str, dict]]) -> dict[str, dict]:
+    """The study's claims beyond residual − plain, each a difference of test accuracies paired
+    by seed (`collect.paired`): the improved backbone − the lab recipe's residual CNN of its
+    depth (`improved_gap`, absent when the two ran at different scales), the best FT2 − the
+    best linear probe, and the full fine-tune − the best FT2 (best: on validation)."""
+    best = {r.stage: best_run([rungs[r.stage] for rungs in ladders.values()]) for r in LADDER}
+    ft2, probe = best[LADDER[-1].stage], best[LADDER[0].stage]
+    out = {"improve_minus_lab": improved_gap} if improved_gap else {}
+    return out | {"ft2_minus_probe": paired(probe, ft2),
+                  "full_minus_ft2": paired(ft2, single["finetune_full"][1])}
+
+
 def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[str, dict],
-             single: dict[str, tuple[str, dict]]) -> dict:
+             single: dict[str, tuple[str, dict]], claims: dict[str, dict]) -> dict:
     """The `summary`: `stats`: study -> its analysis; `ladders`: optimizer -> rung stage ->
     metrics over seeds; `single`: rung stage -> (optimizer, metrics over seeds) for the rungs
-    of one optimizer. A ladder's rung is named `<rung>_best` (its best optimizer), a rung of one
-    optimizer by its name."""
+    of one optimizer; `claims`: `comparisons`, under `comparison` (the means) and
+    `comparison_ci95_low`/`_high` (where there are two seeds or more). A ladder's rung is named
+    `<rung>_best` (its best optimizer), a rung of one optimizer by its name."""
     summary = {}
     for study, s in stats.items():
         summary |= gap_summary(study.removeprefix("train_"), s)
@@ -40,4 +55,9 @@ def headline(stats: dict[str, dict], improved: dict, svm: dict, ladders: dict[st
         found = {k: m["test"][key] for k, m in rows.items() if key in m.get("test", {})}
         if found:
             summary[f"transfer_{key}"] = found
+    summary["comparison"] = {k: c["mean"] for k, c in claims.items()}
+    for end in ("low", "high"):
+        bound = {k: c[f"ci95_{end}"] for k, c in claims.items() if f"ci95_{end}" in c}
+        if bound:
+            summary[f"comparison_ci95_{end}"] = bound
     return summary

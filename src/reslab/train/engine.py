@@ -71,18 +71,19 @@ class EarlyStopping:
 
     `min_delta` counts patience only: an epoch that improves on the last real improvement by no
     more than `min_delta` is a bad epoch, but if its loss is the lowest so far its weights are
-    kept, so the selected epoch is always the true minimum."""
+    kept, so the selected epoch is always the true minimum. A fine-tuning run scores its
+    starting weights first as epoch -1, so that it can end no worse than it started."""
 
     patience: int  # 0: never stop early, but still remember the best weights
     min_delta: float
     best_loss: float = float("inf")  # the lowest so far: its weights are kept
-    best_epoch: int = -1
+    best_epoch: int | None = None  # 0-based; -1: the starting weights; None: none yet
     bad_epochs: int = 0
     best_state: dict = field(default_factory=dict)
     improved_loss: float = float("inf")  # the loss at the last improvement by more than min_delta
 
     def update(self, val_loss: float, epoch: int, model: nn.Module) -> None:
-        """Record this epoch's validation loss (0-based `epoch`)."""
+        """Record this epoch's validation loss (0-based `epoch`, -1 for the start)."""
         if val_loss < self.improved_loss - self.min_delta:
             self.improved_loss, self.bad_epochs = val_loss, 0
         else:
@@ -173,10 +174,17 @@ def duration_check(desc: str, epochs: int, steps_per_epoch: int, device: torch.d
     return on_step
 
 
+def selected(stopper: EarlyStopping) -> int:
+    """The 1-based epoch whose weights are kept so far: 0 for the starting weights or none."""
+    return 0 if stopper.best_epoch is None else stopper.best_epoch + 1
+
+
 @dataclass
 class FitResult:
     history: list[dict]
     selected_epoch: int  # 1-based: the epoch of lowest validation loss, whose weights are kept
+    # (0: the starting weights, when they were scored and no epoch beat them)
+    start: dict | None  # the starting weights' validation loss and accuracy, when scored
     min_val_loss: float
     val_acc_at_min_loss: float
     max_val_acc: float
@@ -188,10 +196,11 @@ class FitResult:
 
 def load_resume(state_path: Path | None, fingerprint: str, desc: str, model: nn.Module,
                 optimizer, scheduler, stopper: EarlyStopping,
-                train: BatchLoader) -> tuple[list[dict], list, float]:
+                train: BatchLoader) -> tuple[list[dict], list, float, dict | None]:
     """Restore the saved training state of this run (same `fingerprint`; read by rank 0, sent
-    to every rank) into the objects given; its history, extras and seconds so far, or nothing
-    when there is none, or it is another run's or unreadable (said in a line)."""
+    to every rank) into the objects given; its history, extras, seconds so far and the start's
+    score, or nothing when there is none, or it is another run's or unreadable (said in a
+    line)."""
     state = None
     if state_path and distributed.is_main() and state_path.exists():
         try:
@@ -202,7 +211,7 @@ def load_resume(state_path: Path | None, fingerprint: str, desc: str, model: nn.
         state = state if state and state.get("fingerprint") == fingerprint else None
     state = distributed.broadcast(state)
     if state is None:
-        return [], [], 0.0
+        return [], [], 0.0, None
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
@@ -211,24 +220,25 @@ def load_resume(state_path: Path | None, fingerprint: str, desc: str, model: nn.
     train.load_state_dict(state["loader"][distributed.rank()])
     if distributed.is_main():
         print(f"{desc}: resuming after epoch {len(state['history'])}", flush=True)
-    return state["history"], state["extras"], state["seconds"]
+    return state["history"], state["extras"], state["seconds"], state["start"]
 
 
 def save_resume(state_path: Path, fingerprint: str, model: nn.Module, optimizer, scheduler,
                 stopper: EarlyStopping, loader_states: list, history: list, extras: list,
-                seconds: float) -> None:
+                seconds: float, start: dict | None) -> None:
     """Everything `fit` needs to go on after this epoch exactly as if never stopped."""
     checkpoint.save(state_path, {
         "fingerprint": fingerprint, "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
         "stopper": stopper.state_dict(), "loader": loader_states,
-        "history": history, "extras": extras, "seconds": seconds})
+        "history": history, "extras": extras, "seconds": seconds, "start": start})
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
         state_path: str | Path | None = None, fingerprint: str = "", live_path: Path | None = None,
-        tracker=None, desc: str = "train", epoch_end=None, progress: bool = True) -> FitResult:
+        tracker=None, desc: str = "train", epoch_end=None, score_start: bool = False,
+        progress: bool = True) -> FitResult:
     """Train `model` (its parameters with requires_grad) on `train`, select on `val`.
 
     With `state_path`, the full training state is checkpointed after every epoch (by rank 0);
@@ -237,8 +247,9 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     ignored). With `live_path`, rank 0 writes the progress so far there after every epoch (after
     its checkpoint) and on resuming (`reslab.core.live`). `tracker.log(row)` gets every new
     epoch's row. `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's
-    values are kept (and resumed) in `extras`. The lowest-validation-loss weights are loaded
-    into `model` at the end.
+    values are kept (and resumed) in `extras`. With `score_start` (fine-tuning from a trained
+    network) the starting weights are validated first and compete with every epoch's. The
+    lowest-validation-loss weights are loaded into `model` at the end.
     """
     net = distributed.wrap(model, train.device, cfg.sync_batchnorm)
     optimizer = make_optimizer(model.parameters(), cfg)
@@ -248,11 +259,15 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
     train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     precision.require_resolved(cfg)
     state_path = Path(state_path) if state_path else None
-    history, extras, seconds = load_resume(state_path, fingerprint, desc, model, optimizer,
-                                           scheduler, stopper, train)
+    history, extras, seconds, begin = load_resume(state_path, fingerprint, desc, model,
+                                                  optimizer, scheduler, stopper, train)
+    if score_start and begin is None:  # the starting weights' validation score
+        with phase("val"):
+            begin = evaluate(model, val, progress=progress)
+        stopper.update(begin["loss"], -1, model)
     epoch_seconds = []
     if history and live_path and distributed.is_main():
-        write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1, seconds)
+        write_progress(live_path, desc, cfg.epochs, history, selected(stopper), seconds)
     for epoch in range(len(history), cfg.epochs):
         if history and stopper.should_stop:
             break
@@ -287,16 +302,16 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         with phase("write"):
             if state_path:
                 save_resume(state_path, fingerprint, model, optimizer, scheduler, stopper,
-                            loader_states, history, extras, seconds)
+                            loader_states, history, extras, seconds, begin)
             if live_path:
-                write_progress(live_path, desc, cfg.epochs, history, stopper.best_epoch + 1,
+                write_progress(live_path, desc, cfg.epochs, history, selected(stopper),
                                seconds)
-    if stopper.best_epoch < 0:
+    if stopper.best_epoch is None:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")
     model.load_state_dict(stopper.best_state)
-    best = history[stopper.best_epoch]
-    return FitResult(history=history, selected_epoch=stopper.best_epoch + 1,
-                     min_val_loss=stopper.best_loss, val_acc_at_min_loss=best["val_acc"],
+    best_acc = begin["acc"] if stopper.best_epoch < 0 else history[stopper.best_epoch]["val_acc"]
+    return FitResult(history=history, selected_epoch=selected(stopper), start=begin,
+                     min_val_loss=stopper.best_loss, val_acc_at_min_loss=best_acc,
                      max_val_acc=max(r["val_acc"] for r in history), epochs_run=len(history),
                      train_seconds=seconds, extras=extras, epoch_seconds=epoch_seconds)

@@ -98,13 +98,14 @@ class Trained:
 def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
                   cfg: TrainConfig, *, seed: int, runtime: RuntimeConfig, run_config: dict,
                   inputs: list[str | Path], gradflow_batches: int = 0,
-                  augment: Augment | None = None) -> Trained | None:
+                  augment: Augment | None = None, score_start: bool = False) -> Trained | None:
     """Train `model` (resuming an interrupted run of the same fingerprint) and test it.
 
     `run_config` is this variant's own configuration (wandb's run config); with it, the content
     of `inputs` (the files the run reads: data, starting checkpoint) and the code, it makes the
-    resume fingerprint. None on ranks other than 0, and with `cfg.nproc_per_node` > 1 in this
-    process, which starts the data-parallel workers.
+    resume fingerprint. `score_start`: the model is a trained network being fine-tuned, whose
+    starting weights compete with every epoch's (`fit`). None on ranks other than 0, and with
+    `cfg.nproc_per_node` > 1 in this process, which starts the data-parallel workers.
     """
     world = distributed.world_size() if distributed.in_world() else cfg.nproc_per_node
     if cfg.batch_size % world:
@@ -136,6 +137,7 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
         if main else None
     result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, live_path=LIVE,
                  tracker=tracker, desc=name, epoch_end=grads_now if probe else None,
+                 score_start=score_start,
                  progress=runtime.progress)
     for epoch, rows in enumerate(result.extras, 1):
         grads += [{"epoch": epoch, **r} for r in rows]
@@ -146,6 +148,15 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     if not main:
         return None
     return Trained(name, out, result, test_metrics, grads, run, tracker)
+
+
+def last_drop(result: FitResult) -> float:
+    """How much the validation loss fell in the last epoch (from the start's, or from nothing
+    (0) after a single epoch): near 0 or below, the run had converged or was overfitting."""
+    losses = [r["val_loss"] for r in result.history]
+    if len(losses) == 1:
+        losses.insert(0, result.start["loss"] if result.start else losses[0])
+    return losses[-2] - losses[-1]
 
 
 def write_variant(trained: Trained, model: nn.Module) -> dict:
@@ -162,12 +173,16 @@ def write_variant(trained: Trained, model: nn.Module) -> dict:
         "val_acc_at_min_loss": round(result.val_acc_at_min_loss, 4),
         "max_val_acc": round(result.max_val_acc, 4),
         "epochs_run": result.epochs_run,
+        "last_epoch_val_loss_drop": round(last_drop(result), 6),
         "n_params": total,
         "trainable_params": trainable,
         "trainable_fraction": round(trainable / total, 6),
         "train_seconds": round(result.train_seconds, 2),
         "run": trained.run,
     }
+    if result.start is not None:
+        metrics |= {"start_val_loss": round(result.start["loss"], 6),
+                    "start_val_acc": round(result.start["acc"], 4)}
     with phase("write"):
         checkpoint.save_model(out.model, model, model.spec)
         write_table(out.history, result.history)
