@@ -84,11 +84,11 @@ def our_throughput(data: Prepared, device, width: int, steps: int, batch: int) -
 def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
     """The transfer backbone at the recipe's scale, through the engine, as the stage trains it."""
     start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seeds[0])
     model = CNN(depth=cfg.depth, width=cfg.width, residual=True, num_classes=data.num_classes,
                 in_channels=3).to(device)
     recipe, _ = precision.prepare(model, cfg.train, device, "improve_cnn")
-    train, val, test = loaders(data, recipe, device, cfg.seed, build_augment(cfg.augment))
+    train, val, test = loaders(data, recipe, device, cfg.seeds[0], build_augment(cfg.augment))
     result = fit(model, train, val, recipe, desc="improve_cnn", progress=False)
     test_metrics = evaluate(model, test)
     return {"test_acc": round(test_metrics["acc"], 2), "epochs": result.epochs_run,

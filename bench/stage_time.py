@@ -5,11 +5,11 @@ restores nothing) and `RESLAB_TIMINGS` set (`reslab.core.timing`): each stage pr
 its start-up and imports, data loading, training, per-epoch evaluation, test evaluation,
 gradient flow, writing outputs and wandb; the rest of a process is `other` (model building,
 analysis, figures). DVC's own time is the wall time left outside the stage processes. Prints one
-row per stage family and the totals, and saves the records (`--out`) so `--load` prints them
-again.
+row per stage family and the totals, and saves the records (`--out`, by default a new file
+named by the time) so `--load` prints them again.
 
     python bench/stage_time.py                       # the quick profile, offline mirror set
-    python bench/stage_time.py --load bench/stage_time.json
+    python bench/stage_time.py --load bench/stage_time-f768598-avx512.json
 """
 
 from __future__ import annotations
@@ -76,9 +76,11 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--workspace", action="store_true", help="run in the workspace")
-    parser.add_argument("--out", type=Path, default=Path("bench/stage_time.json"))
+    parser.add_argument("--out", type=Path,
+                        help="where to save the records (default: bench/stage_time-<time>.json)")
     parser.add_argument("--load", type=Path, help="print a saved run instead of running one")
     args = parser.parse_args()
+    out = args.out or Path(f"bench/stage_time-{time.strftime('%Y%m%d-%H%M%S')}.json")
     if args.load:
         saved = json.loads(args.load.read_text())
         print(f"{saved['cpu']}; {saved['command']}")
@@ -95,7 +97,7 @@ def main() -> int:
     wall = time.time() - start
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     log.unlink()
-    args.out.write_text(json.dumps({"cpu": cpu, "command": " ".join(cmd), "wall": wall,
+    out.write_text(json.dumps({"cpu": cpu, "command": " ".join(cmd), "wall": wall,
                                     "exit": code, "records": records}, indent=1))
     print(f"{cpu}; {' '.join(cmd)} (exit {code})")
     print(table(records, wall))

@@ -63,7 +63,7 @@ def main() -> None:
     cfg = load_section("improve_cnn", ImproveConfig)
     mean, std = data.mean.tolist(), data.std.tolist()
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seeds[0])
     train_ds = lab_dataset(datasets.CIFAR10, data.train.x, data.train.y,
                            cifar_transforms(mean, std, augment=True))
     val_ds = lab_dataset(datasets.CIFAR10, data.val.x, data.val.y,
@@ -82,13 +82,13 @@ def main() -> None:
           f"{recipe.batch_size}, {recipe.scheduler}, label smoothing {recipe.label_smoothing}), "
           f"crop padding {args.crop_padding}, {args.our_epochs} epochs",
           flush=True)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seeds[0])
     model = CNN(depth=args.depth, width=args.width, residual=True, num_classes=data.num_classes,
                 in_channels=3)
     recipe, chosen = precision.prepare(model, recipe, torch.device("cpu"), "ours")
     print(f"ours runs bf16 {chosen.bf16}, channels_last {chosen.channels_last} "
           f"({precision.describe_cpu()})", flush=True)
-    train, val, _ = loaders(data, recipe, torch.device("cpu"), cfg.seed, augment)
+    train, val, _ = loaders(data, recipe, torch.device("cpu"), cfg.seeds[0], augment)
     result = fit(model, train, val, recipe, desc="ours", progress=False)
     cumulative = torch.tensor(result.epoch_seconds).cumsum(0).tolist()
     ours = [(r["epoch"], r["val_acc"], s) for r, s in zip(result.history, cumulative,

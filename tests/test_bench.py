@@ -110,3 +110,27 @@ def test_gpu_check_tiny_runs_every_part_without_dvc_or_wandb():
     assert 0 <= out["improve_cnn"]["test_acc"] <= 100 and out["improve_cnn"]["epochs"] == 1
     assert set(out["mlp_study"]["test_acc"]) == {"2-plain", "2-residual", "4-plain",
                                                  "4-residual"}
+
+
+def test_a_stage_records_its_phases_and_the_breakdown_adds_up(tmp_path, monkeypatch):
+    """`reslab.core.timing` keeps per-phase seconds and writes one record; bench/stage_time.py
+    splits a process into start-up, the phases and `other`, which sum to its whole time."""
+    from reslab.core import timing
+
+    stage_time = load_script(BENCH / "stage_time.py")
+    monkeypatch.setattr(timing, "_seconds", {})
+    monkeypatch.setattr(timing, "_main_start", [100.0])
+    monkeypatch.setattr(sys, "argv", ["stages/finetune.py", "ft1", "--seed", "0"])
+    with timing.phase("train"):
+        pass
+    timing._seconds["train"] = 3.0  # a known figure for the arithmetic below
+    timing._write(str(tmp_path / "t.jsonl"))
+    record = json.loads((tmp_path / "t.jsonl").read_text())
+    assert record["argv"] == ["finetune.py", "ft1", "--seed", "0"] and record["main_start"] == 100.0
+    record |= {"process_start": 98.0, "end": 110.0, "phases": {"train": 3.0, "test": 1.5}}
+    parts = stage_time.breakdown(record)
+    assert parts == {"start-up": 2.0, "train": 3.0, "test": 1.5, "other": 5.5, "total": 12.0}
+    assert stage_time.family(record["argv"]) == "finetune_ft1"
+    text = stage_time.table([record, record], wall=30.0)
+    assert "| finetune_ft1 | 2 | 4.0 | 0.0 | 6.0 |" in text
+    assert "wall 30.0 s = stage processes 24.0 s + DVC and the time between stages 6.0 s" in text

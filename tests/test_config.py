@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 import yaml
 
 from conftest import ROOT, deep_update
+from project import augment as recipe_augment
 from reslab.core.config import (
     DataConfig,
     MLPStudyConfig,
@@ -139,3 +142,10 @@ def test_shipped_params_make_adamw_differ_from_adam():
         assert adamw.optimizer == "adamw" and adamw.weight_decay > 0
         assert adam.weight_decay != adamw.weight_decay
     assert cfg.ft2_aug.train.optimizer == "adamw" and cfg.ft2_aug.train.weight_decay > 0
+
+
+def test_an_augmentation_that_would_change_a_class_is_dropped_for_that_data():
+    aug = recipe_augment(crop_padding=4, flip=True)
+    assert aug.for_data({"flip_changes_label": True}) == dataclasses.replace(aug, flip=False)
+    assert aug.for_data({"flip_changes_label": False}) is aug
+    assert aug.for_data({}) is aug  # a manifest of an older version: as asked

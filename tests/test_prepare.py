@@ -178,3 +178,27 @@ def test_stage_bad_params(tmp_path):
                      params="data:\n  datasets: [tiny]\n  val_size: -5\n  seed: 0\n")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: data.val_size: -5 is out of range (must be >= 1)"
+
+
+def test_a_test_subset_is_a_seeded_sample_and_the_manifest_says_of_how_many(tmp_path):
+    z = make_imagefolder_zip(tmp_path / "t.zip", classes=3, n_train=8, n_test=10, size=8)
+    raw = read_imagefolder_zip(z)
+    m = prepare("t", raw, 6, 0, tmp_path / "a", test_subset=12)
+    f = np.load(tmp_path / "a/t.npz")
+    assert len(f["y_test"]) == 12 and m["counts"]["test"]["total"] == 12 and m["test_of"] == 30
+    rows = {raw.x_test[i].tobytes() for i in range(30)}
+    assert all(x.tobytes() in rows for x in f["x_test"])  # test images, not training ones
+    again = prepare("t", raw, 6, 0, tmp_path / "b", test_subset=12)
+    assert again["sha256"] == m["sha256"]  # the same sample every time
+    whole = prepare("t", raw, 6, 0, tmp_path / "c", test_subset=99)  # more than there are: all
+    assert whole["counts"]["test"]["total"] == 30 and whole["test_of"] == 30
+
+
+def test_the_manifest_says_whether_a_flip_changes_a_class(tmp_path):
+    digits = make_imagefolder_zip(tmp_path / "d.zip", classes=[str(i) for i in range(10)],
+                                  n_train=2, n_test=1, size=8)
+    m = prepare("d", read_imagefolder_zip(digits), 5, 0, tmp_path / "d")
+    assert m["flip_changes_label"] is True
+    objects = make_imagefolder_zip(tmp_path / "o.zip", classes=10, n_train=2, n_test=1, size=8)
+    assert prepare("o", read_imagefolder_zip(objects), 5, 0, tmp_path / "o")[
+        "flip_changes_label"] is False

@@ -16,10 +16,16 @@ from reslab.report.collect import (
     transfer_curves,
     transfer_metrics,
 )
-from reslab.report.results import improved_section, study_section, transfer_section
+from reslab.report.results import (
+    CLAIMS,
+    claims_section,
+    improved_section,
+    study_section,
+    transfer_section,
+)
 from reslab.report.sections import same_scale
 from reslab.report.stats import describe, paired_difference
-from reslab.report.summary import best_run, headline
+from reslab.report.summary import best_run, comparisons, headline
 
 STAGES = [r.stage for r in LADDER]  # the ladder's rungs, LP to FT2
 
@@ -223,3 +229,48 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
     assert single["finetune_full"][1]["test"]["n"] == 2
     lines = transfer_curves(tr)["finetune_ft2"]
     assert {"adamw-0", "adamw-1", "ft2_aug-0 (adamw)", "ft2_aug-1 (adamw)"} <= set(lines.variant)
+
+
+def test_the_claims_are_differences_paired_by_seed_with_their_intervals():
+    """FT2 − LP and full − FT2 pair each seed's best-on-validation rows; the improved backbone's
+    gap is given. Differences by hand: FT2 − LP 2, 4, 3 (mean 3, sd 1, t 4.302653)."""
+    def row(tests, val):
+        return over_seeds({s: {"test_acc": t, "val_acc_at_min_loss": val,
+                               "trainable_fraction": 0.5} for s, t in enumerate(tests)})
+
+    lp, ft2, other = row([80.0, 81.0, 82.0], 80.0), row([82.0, 85.0, 85.0], 85.0), \
+        row([99.0, 99.0, 99.0], 10.0)  # best on test, worst on validation: never chosen
+    ladders = {"adam": {**dict.fromkeys(STAGES, other), STAGES[0]: lp, STAGES[-1]: ft2},
+               "sgd": dict.fromkeys(STAGES, other)}
+    full = row([90.0, 90.0, 90.0], 90.0)
+    gap = {"n": 3, "mean": 1.5}
+    claims = comparisons(gap, ladders, {"finetune_full": ("adam", full)})
+    assert claims["improve_minus_lab"] is gap
+    up = claims["ft2_minus_probe"]
+    assert up["mean"] == 3.0 and up["ci95_low"] == pytest.approx(3 - 4.302653 / 3 ** 0.5, 1e-4)
+    assert claims["full_minus_ft2"]["mean"] == pytest.approx(6.0)
+    text = claims_section({"train_mlp": {"10": {"residual_minus_plain": {"n": 1, "mean": 5.0}}}},
+                          claims)
+    assert "| MLP depth 10: residual − plain | +5.00 | — (one seed) | 1 | — (one seed) |" in text
+    assert f"| {CLAIMS['ft2_minus_probe']} | +3.00 | [+0.52, +5.48] | 3 | yes |" in text
+    summary = headline({}, {"test_acc": 1.0}, {"test_acc": 2.0}, ladders,
+                       {"finetune_ft2_aug": ("adam", full), "finetune_full": ("adam", full)},
+                       claims)
+    assert summary["comparison"]["ft2_minus_probe"] == 3.0
+    assert summary["comparison_ci95_low"]["ft2_minus_probe"] == up["ci95_low"]
+    assert "improve_minus_lab" not in summary["comparison_ci95_low"]  # one pair: no interval
+
+
+def test_a_stand_in_is_shown_with_no_lab_number_and_each_rung_says_if_it_converged():
+    m = over_seeds({0: {"test_acc": 40.0, "val_acc_at_min_loss": 39.0, "trainable_fraction": 0.1,
+                        "last_epoch_val_loss_drop": 0.125, "selected_epoch": 0}}) | {
+        "val_acc": 41.0}
+    ladders = {"adam": {r: m for r in STAGES}}
+    single = {"finetune_full": ("adam", m)}
+    real = transfer_section(m, ladders, single, "scale", None, "src", "f.png", {})
+    standin = transfer_section(m, ladders, single, "scale", "a stand-in", "src", "f.png", {},
+                               real=False)
+    assert "41.97" in real and "41.97" not in standin
+    assert "| lab | ours − lab |" in real and "| lab |" not in standin
+    assert "| FT1 | adam | 40.00 | — | 39.00 | +0.1250 | 1/1 |" in standin  # kept its start
+    assert "| LP | adam | 40.00 | — | 39.00 | +0.1250 | — |" in standin
