@@ -4,7 +4,7 @@ depth and seed."""
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import asdict
 
 import torch
 
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> None:
                 in_channels=data.image_shape[-1])
     run_variant("improve_cnn", str(seed), model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[manifest(data_path)],
-                run_config=variant_config(replace(cfg, augment=augment), seed=seed),
+                run_config=variant_config(cfg, seed=seed, augment=asdict(augment)),
                 gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
 
 

@@ -1,7 +1,7 @@
 """Stage train_cnn@<depth>-<arch>-<seed>: one CNN of the depth x arch x seed study on CIFAR-10."""
 
 import sys
-from dataclasses import replace
+from dataclasses import asdict
 
 import torch
 
@@ -25,8 +25,8 @@ def main(argv: list[str]) -> None:
                 num_classes=data.num_classes, in_channels=data.image_shape[-1])
     run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
                 runtime=load_runtime(), inputs=[manifest(data_path)],
-                run_config=variant_config(replace(cfg, augment=augment), depth=depth, arch=arch,
-                                          seed=seed),
+                run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed,
+                                          augment=asdict(augment)),
                 gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
 
 

@@ -14,8 +14,8 @@ from reslab.core.config import CNNStudyConfig, MLPStudyConfig, TransferConfig, l
 from reslab.core.files import write_metrics
 from reslab.core.ladder import LADDER
 from reslab.core.live import LIVE, write_progress
-from reslab.report.collect import accuracy_statistics, over_seeds, variants
-from reslab.report.summary import headline
+from reslab.report.collect import accuracy_statistics, over_seeds, paired, variants
+from reslab.report.summary import comparisons, headline
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_a_sweep_queues_one_experiment_per_value(dvc_repo):
         repo.dvc("queue", "remove", "--queued", check=False)
 
 
-@pytest.mark.parametrize(("profile", "columns"), [(None, 25), ("quick", 37)],
+@pytest.mark.parametrize(("profile", "columns"), [(None, 28), ("quick", 40)],
                          ids=["defaults", "quick"])
 def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile, columns):
     """The metric columns of a real `dvc exp show` with params.yaml's depths, archs, seeds and
@@ -76,8 +76,10 @@ def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile,
     ladders = {opt: {r.stage: transfer_row() for r in LADDER} for opt in tr.optimizers}
     single = {"finetune_ft2_aug": ("adamw", transfer_row()),
               "finetune_full": ("adamw", transfer_row())}
+    improved = transfer_row()  # any row over seeds: its gap paired with itself
+    claims = comparisons(paired(improved, improved), ladders, single)
     write_metrics("metrics/summary.json", {"summary": headline(
-        stats, made_up(), made_up(), ladders, single)})
+        stats, improved, made_up(), ladders, single, claims)})
     row = {"epoch": 1, "train_loss": 2.0, "train_acc": 30.0, "val_loss": 2.1, "val_acc": 28.0,
            "lr": 1e-3}
     write_progress(LIVE, "train_cnn@20-residual-0", 3, [row], 1, 12.5)

@@ -204,7 +204,8 @@ def test_one_readable_row_per_experiment(study):
     summary = {f"summary.{k}" for k in (
         "mlp_gap.2", "mlp_gap.4", "cnn_gap.9", "cnn_gap.11", "improve_cnn", "svm", "probe_best",
         "ft0_best", "ft1_best", "ft2_best", "ft2_aug", "full", "mlp_gap_ci95_low.2",
-        "mlp_gap_ci95_low.4", "mlp_gap_ci95_high.2", "mlp_gap_ci95_high.4")}  # 2 MLP seeds
+        "mlp_gap_ci95_low.4", "mlp_gap_ci95_high.2", "mlp_gap_ci95_high.4",  # 2 MLP seeds
+        "comparison.ft2_minus_probe", "comparison.full_minus_ft2")}  # one transfer seed
     assert columns[:2] == ["Experiment", "Created"] and set(columns[2:]) == summary, columns
     names = [row.split(",")[0] for row in rows]  # workspace, baseline, the experiment
     assert len(rows) == 3 and names[2] == "svm-iter", rows

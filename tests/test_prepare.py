@@ -127,7 +127,7 @@ def test_bad_archive_named(tmp_path, case):
 
 
 def run_stage(tmp_path, mirror, name,
-              params="data:\n  datasets: [tiny]\n  val_size: 6\n  seed: 0\n"):
+              params="data:\n  datasets: [tiny]\n  val_size: 6\n  test_subset: 0\n  seed: 0\n"):
     """download_data, then prepare_data <name>, as `dvc repro` runs them."""
     (tmp_path / "params.yaml").write_text(params)
     env = {"RESLAB_DATA_MIRROR": str(mirror), "RESLAB_TORCHVISION_ROOT": str(tmp_path / "raw"),
@@ -175,7 +175,8 @@ def test_stage_rejects_unlisted_dataset(tmp_path):
 @pytest.mark.slow
 def test_stage_bad_params(tmp_path):
     proc = run_stage(tmp_path, tmp_path, "tiny",
-                     params="data:\n  datasets: [tiny]\n  val_size: -5\n  seed: 0\n")
+                     params="data:\n  datasets: [tiny]\n  val_size: -5\n  test_subset: 0\n"
+                            "  seed: 0\n")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: data.val_size: -5 is out of range (must be >= 1)"
 

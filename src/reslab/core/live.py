@@ -21,8 +21,9 @@ LIVE = Path("live/metrics.json")
 
 
 def write_progress(path: Path, stage: str, epochs: int, history: list[dict], best_epoch: int,
-                   seconds: float) -> None:
-    """The epoch just finished, the best so far (1-based `best_epoch`, 0 if none yet: the names
+                   seconds: float, start: dict | None = None) -> None:
+    """The epoch just finished, the best so far (1-based `best_epoch`, 0 if none yet or, when
+    the run scored its `start` (validation loss and accuracy), the starting weights: the names
     the stage's final metrics use), training seconds so far, and every epoch's row."""
     last = history[-1]
     live = {"stage": stage, "epoch": last["epoch"], "epochs": epochs,
@@ -32,6 +33,9 @@ def write_progress(path: Path, stage: str, epochs: int, history: list[dict], bes
         best = history[best_epoch - 1]
         live |= {"selected_epoch": best_epoch, "min_val_loss": round(best["val_loss"], 6),
                  "val_acc_at_min_loss": round(best["val_acc"], 4)}
+    elif start is not None:
+        live |= {"selected_epoch": 0, "min_val_loss": round(start["loss"], 6),
+                 "val_acc_at_min_loss": round(start["acc"], 4)}
     live["train_seconds"] = round(seconds, 2)
     # JSON has no NaN: null in the history (every row keeps every column, as `dvc plots`
     # needs), and a number that is not finite left out of the columns `dvc exp show` shows

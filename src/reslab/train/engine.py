@@ -267,7 +267,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
         stopper.update(begin["loss"], -1, model)
     epoch_seconds = []
     if history and live_path and distributed.is_main():
-        write_progress(live_path, desc, cfg.epochs, history, selected(stopper), seconds)
+        write_progress(live_path, desc, cfg.epochs, history, selected(stopper), seconds, begin)
     for epoch in range(len(history), cfg.epochs):
         if history and stopper.should_stop:
             break
@@ -305,7 +305,7 @@ def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig
                             loader_states, history, extras, seconds, begin)
             if live_path:
                 write_progress(live_path, desc, cfg.epochs, history, selected(stopper),
-                               seconds)
+                               seconds, begin)
     if stopper.best_epoch is None:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")
