@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
-PARTS = ("start-up", "data", "train", "val", "test", "gradflow", "write", "wandb", "other")
+from reslab.core.timing import PHASES
+
+PARTS = ("start-up", *PHASES, "other")
 
 
 def family(argv: list[str]) -> str:

@@ -123,6 +123,7 @@ def test_a_stage_records_its_phases_and_the_breakdown_adds_up(tmp_path, monkeypa
     monkeypatch.setattr(sys, "argv", ["stages/finetune.py", "ft1", "--seed", "0"])
     with timing.phase("train"):
         pass
+    assert set(timing._seconds) == {"train"} and timing._seconds["train"] >= 0
     timing._seconds["train"] = 3.0  # a known figure for the arithmetic below
     timing._write(str(tmp_path / "t.jsonl"))
     record = json.loads((tmp_path / "t.jsonl").read_text())

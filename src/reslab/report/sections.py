@@ -103,7 +103,8 @@ def transfer_part(tr, why_backbone: str | None, backbone: str | None):
     figure = OUT / "figures" / "transfer_ladder.png"
     over = f" (mean ± std over {len(tr.seeds)} seeds)" if len(tr.seeds) > 1 else ""
     rungs_of_one = {f"{RUNGS[stage].name}\n({opt})": m for stage, (opt, m) in single.items()}
-    target = tr.dataset if real else f"a STAND-IN for {tr.dataset}\n({data['source_note']})"
+    note = data.get("source_note") or f"{data['num_classes']} classes"
+    target = tr.dataset if real else f"a STAND-IN for {tr.dataset}\n({note})"
     ladder_figure(ladders, rungs_of_one, svm["test_acc"],
                   f"Transfer to {target}: test accuracy per rung{over}", figure)
     for stage, table in transfer_curves(tr).items():

@@ -22,10 +22,11 @@ from tqdm.auto import tqdm
 
 from reslab.batches.loader import BatchLoader
 from reslab.core.config import TrainConfig
-from reslab.core.errors import CheckpointError, ReslabError
+from reslab.core.errors import ReslabError
 from reslab.core.live import write_progress
 from reslab.core.timing import phase
-from reslab.train import checkpoint, distributed, precision
+from reslab.train import distributed, precision
+from reslab.train.resume import load_resume, save_resume
 
 SLOW_RUN_HOURS = 1.0  # a run estimated to train longer than this says where the quick profile is
 ESTIMATE_AFTER_STEPS = 20
@@ -192,47 +193,6 @@ class FitResult:
     train_seconds: float
     extras: list  # `epoch_end`'s value after every epoch
     epoch_seconds: list  # training time of each epoch (not saved)
-
-
-def load_resume(state_path: Path | None, fingerprint: str, desc: str, model: nn.Module,
-                optimizer, scheduler, stopper: EarlyStopping,
-                train: BatchLoader) -> tuple[list[dict], list, float, dict | None]:
-    """Restore the saved training state of this run (same `fingerprint`; read by rank 0, sent
-    to every rank) into the objects given; its history, extras, seconds so far and the start's
-    score, or nothing when there is none, or it is another run's or unreadable (said in a
-    line)."""
-    state = None
-    if state_path and distributed.is_main() and state_path.exists():
-        try:
-            state = checkpoint.load(state_path)
-        except CheckpointError as e:
-            print(f"{desc}: starting afresh, the saved training state is unusable ({e})",
-                  flush=True)
-        state = state if state and state.get("fingerprint") == fingerprint else None
-    state = distributed.broadcast(state)
-    if state is None:
-        return [], [], 0.0, None
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    stopper.load_state_dict(state["stopper"])
-    train.load_state_dict(state["loader"][distributed.rank()])
-    if distributed.is_main():
-        print(f"{desc}: resuming after epoch {len(state['history'])}", flush=True)
-    return state["history"], state["extras"], state["seconds"], state["start"]
-
-
-def save_resume(state_path: Path, fingerprint: str, model: nn.Module, optimizer, scheduler,
-                stopper: EarlyStopping, loader_states: list, history: list, extras: list,
-                seconds: float, start: dict | None) -> None:
-    """Everything `fit` needs to go on after this epoch exactly as if never stopped."""
-    checkpoint.save(state_path, {
-        "fingerprint": fingerprint, "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "stopper": stopper.state_dict(), "loader": loader_states,
-        "history": history, "extras": extras, "seconds": seconds, "start": start})
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
