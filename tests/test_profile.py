@@ -36,7 +36,8 @@ def test_command_is_a_named_temporary_experiment(monkeypatch):
     cmd = command("quick", ["--queue"], exp_name="q1")
     assert cmd[:4] == ["dvc", "exp", "run", "--temp"] and cmd[-1] == "--queue"
     assert cmd[cmd.index("--name") + 1] == "q1"
-    assert "train_cnn.width=16" in cmd
+    sets = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-S"]
+    assert sets == flatten(read_params(ROOT / "profiles" / "quick.yaml"))
     assert "--temp" not in command("quick", [], workspace=True)
     assert command("quick", [])[cmd.index("--name") + 1].startswith("quick-")
     with pytest.raises(SystemExit, match="no such profile"):

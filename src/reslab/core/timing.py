@@ -36,12 +36,11 @@ def phase(name: str):
 
 def process_start() -> float:
     """This process's start, in `time.time()` seconds (Linux's /proc; else the main's start)."""
-    try:
+    try:  # ticks since boot; /proc/stat's boot time is in whole seconds, so measure back from now
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        since_start = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - since_start
+    except (OSError, ValueError, IndexError, AttributeError):
         return _main_start[0] if _main_start else time.time()
 
 
