@@ -84,6 +84,10 @@ def test_lab_comparison_only_at_lab_scale_on_the_real_dataset():
     assert "not the real cifar100 (10 classes)" in lab.comparable("transfer", ten_classes, 0, 30)
     real = manifest(classes=100, shape=(32, 32, 3), train=45_000)
     assert lab.comparable("transfer", real, 0, 30) is None
+    # a test subset of the real dataset: still the real one, but not the lab's test set
+    sampled = manifest(train=59_000, val=1_000, test=2_000) | {"test_of": 10_000}
+    assert lab.comparable("train_mlp", sampled, 0, 20, 32) == (
+        "2,000 of the 10,000 test images; a 1,000-image validation split (the lab: 5,000)")
 
 
 def test_no_difference_column_away_from_the_lab_scale():

@@ -129,7 +129,8 @@ def real_dataset(manifest: dict, name: str) -> bool:
     counts = manifest["counts"]
     return (manifest["num_classes"] == classes and manifest["image_shape"] == shape
             and counts["train"]["total"] + counts["val"]["total"] == n_train
-            and counts["test"]["total"] == n_test and not manifest.get("source_note"))
+            and manifest.get("test_of", counts["test"]["total"]) == n_test
+            and not manifest.get("source_note"))
 
 
 def comparable(section: str, manifest: dict, train_subset: int, epochs: int,
@@ -140,6 +141,9 @@ def comparable(section: str, manifest: dict, train_subset: int, epochs: int,
     if not real_dataset(manifest, dataset):
         note = manifest.get("source_note") or f"{manifest['num_classes']} classes"
         why.append(f"the data is not the real {dataset} ({note})")
+    test, test_of = manifest["counts"]["test"]["total"], manifest.get("test_of")
+    if test_of and test != test_of:
+        why.append(f"{test:,} of the {test_of:,} test images")
     val = manifest["counts"]["val"]["total"]
     if val != LAB_VAL_SIZE:
         why.append(f"a {val:,}-image validation split (the lab: {LAB_VAL_SIZE:,})")
