@@ -18,6 +18,7 @@ from reslab.report.collect import (
 )
 from reslab.report.results import (
     CLAIMS,
+    aug_note,
     claims_section,
     improved_section,
     study_section,
@@ -278,3 +279,14 @@ def test_a_stand_in_is_shown_with_no_lab_number_and_each_rung_says_if_it_converg
     assert "| lab | ours − lab |" in real and "| lab |" not in standin
     assert "| FT1 | adam | 40.00 | — | 39.00 | +0.1250 | 1/1 |" in standin  # kept its start
     assert "| LP | adam | 40.00 | — | 39.00 | +0.1250 | — |" in standin
+
+
+def test_the_report_says_why_ft2_with_augmentation_trails():
+    def m(acc, drop):
+        return {"test": {"mean": acc}, "last_epoch_val_loss_drop": drop}
+    ladders = {"adamw": {"finetune_ft2": m(88.0, 0.001)}}
+    still = aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(87.0, 0.02))})
+    assert "trails FT2 (adamw) by 1.00 points" in still and "still fell by 0.0200" in still
+    stopped = aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(87.0, -0.01))})
+    assert "had stopped falling (-0.0100" in stopped
+    assert aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(89.0, 0.02))}) == ""

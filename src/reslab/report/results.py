@@ -210,9 +210,29 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
     return ("## Transfer to the target dataset\n\nData: " + source_note + ". Scale: " + scale_note
             + f". {comparison_note(why_not)} *kept its start*: seeds whose starting weights no "
             "epoch beat on validation loss (the rung then keeps them).\n\n"
-            + table(header, rows)
+            + table(header, rows) + aug_note(ladders, single)
             + (f"\n\nWhere our recipe is not the lab's:\n\n{differ}" if differ else "")
             + f"\n\n![transfer ladder]({figure})\n")
+
+
+def aug_note(ladders: dict, single: dict[str, tuple[str, dict]]) -> str:
+    """Why FT2 + augmentation trails the FT2 it is a variant of, when it does: what the
+    validation loss did in its last epoch, against FT2's."""
+    opt, aug = single.get("finetune_ft2_aug", (None, None))
+    ft2 = ladders.get(opt, {}).get("finetune_ft2")
+    if not ft2 or aug["test"]["mean"] >= ft2["test"]["mean"]:
+        return ""
+    gap = ft2["test"]["mean"] - aug["test"]["mean"]
+    drop, ft2_drop = aug.get("last_epoch_val_loss_drop"), ft2.get("last_epoch_val_loss_drop")
+    if drop is None or ft2_drop is None:
+        return ""
+    still = (f"its validation loss still fell by {drop:.4f} in its last epoch (FT2's: "
+             f"{ft2_drop:+.4f}): at this scale it stops before the augmentation pays off"
+             if drop > max(ft2_drop, 0) else
+             f"its validation loss had stopped falling ({drop:+.4f} in its last epoch): on this "
+             "data and scale the augmentation costs more than it gives")
+    return (f"\n\nFT2 + augmentation trails FT2 ({opt}) by {gap:.2f} points: it trains the same "
+            f"weights from the same start on augmented images, and {still}.")
 
 
 HEADER = """# Results
