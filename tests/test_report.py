@@ -289,4 +289,5 @@ def test_the_report_says_why_ft2_with_augmentation_trails():
     assert "trails FT2 (adamw) by 1.00 points" in still and "still fell by 0.0200" in still
     stopped = aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(87.0, -0.01))})
     assert "had stopped falling (-0.0100" in stopped
+    assert "had stopped" in aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(87.0, 0.005))})
     assert aug_note(ladders, {"finetune_ft2_aug": ("adamw", m(89.0, 0.02))}) == ""

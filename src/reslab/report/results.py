@@ -215,6 +215,9 @@ def transfer_section(svm: dict, ladders: dict, single: dict[str, tuple[str, dict
             + f"\n\n![transfer ladder]({figure})\n")
 
 
+STILL_FALLING = 0.01  # a last-epoch fall of the validation loss above this: not converged
+
+
 def aug_note(ladders: dict, single: dict[str, tuple[str, dict]]) -> str:
     """Why FT2 + augmentation trails the FT2 it is a variant of, when it does: what the
     validation loss did in its last epoch, against FT2's."""
@@ -228,9 +231,9 @@ def aug_note(ladders: dict, single: dict[str, tuple[str, dict]]) -> str:
         return ""
     still = (f"its validation loss still fell by {drop:.4f} in its last epoch (FT2's: "
              f"{ft2_drop:+.4f}): at this scale it stops before the augmentation pays off"
-             if drop > max(ft2_drop, 0) else
-             f"its validation loss had stopped falling ({drop:+.4f} in its last epoch): on this "
-             "data and scale the augmentation costs more than it gives")
+             if drop > max(ft2_drop, STILL_FALLING) else
+             f"its validation loss had stopped falling ({drop:+.4f} in its last epoch; FT2's: "
+             f"{ft2_drop:+.4f}): on this data and scale the augmentation costs more than it gives")
     return (f"\n\nFT2 + augmentation trails FT2 ({opt}) by {gap:.2f} points: it trains the same "
             f"weights from the same start on augmented images, and {still}.")
 
