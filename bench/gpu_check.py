@@ -87,9 +87,11 @@ def improve_cnn(data: Prepared, device, cfg: ImproveConfig) -> dict:
     torch.manual_seed(cfg.seeds[0])
     model = CNN(depth=cfg.depth, width=cfg.width, residual=True, num_classes=data.num_classes,
                 in_channels=3).to(device)
-    recipe, _ = precision.prepare(model, cfg.train, device, "improve_cnn")
-    train, val, test = loaders(data, recipe, device, cfg.seeds[0], build_augment(cfg.augment))
-    result = fit(model, train, val, recipe, desc="improve_cnn", progress=False)
+    chosen = precision.prepare(model, cfg.train, device, "improve_cnn")
+    train, val, test = loaders(data, cfg.train, device, cfg.seeds[0], build_augment(cfg.augment),
+                               chosen.channels_last)
+    result = fit(model, train, val, cfg.train, bf16=chosen.bf16, desc="improve_cnn",
+                 progress=False)
     test_metrics = evaluate(model, test)
     return {"test_acc": round(test_metrics["acc"], 2), "epochs": result.epochs_run,
             "train_images": len(data.train), "width": cfg.width,
@@ -105,9 +107,10 @@ def mlp_study(data: Prepared, device, cfg: MLPStudyConfig) -> dict:
             torch.manual_seed(0)
             model = MLP(depth=depth, width=cfg.width, residual=arch == "residual",
                         num_classes=data.num_classes, in_shape=data.image_shape).to(device)
-            recipe, _ = precision.prepare(model, cfg.train, device, verbose=False)
-            train, val, test = loaders(data, recipe, device, 0)
-            fit(model, train, val, recipe, desc=f"mlp {depth}-{arch}", progress=False)
+            chosen = precision.prepare(model, cfg.train, device, verbose=False)
+            train, val, test = loaders(data, cfg.train, device, 0, None, chosen.channels_last)
+            fit(model, train, val, cfg.train, bf16=chosen.bf16, desc=f"mlp {depth}-{arch}",
+                progress=False)
             accs[f"{depth}-{arch}"] = round(evaluate(model, test)["acc"], 2)
     return {"wall_s": round(time.perf_counter() - start, 1), "test_acc": accs,
             "epochs": cfg.train.epochs, "train_images": len(data.train)}

@@ -59,9 +59,9 @@ def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16="auto"
     """The engine's own epoch loop (`run_epoch`) over `n_steps` batches of the training split,
     the images kept on `device` (where `model` already is); bf16 and channels_last as a recipe
     says them (`auto`: the stages' default), the choice appended to `chosen`."""
-    cfg, choice = precision.prepare(model, recipe(bf16=bf16, channels_last=channels_last),
-                                     device)
-    bf16, channels_last = cfg.bf16, cfg.channels_last
+    cfg = recipe(bf16=bf16, channels_last=channels_last)
+    choice = precision.prepare(model, cfg, device)
+    bf16, channels_last = choice.bf16, choice.channels_last
     if chosen is not None:
         chosen.append(choice)
     opt = make_optimizer(model.parameters(), cfg)
@@ -135,7 +135,7 @@ def utilisation(model: nn.Module, img_per_s: float, bf16: bool, batch: int = 64)
 def eval_speed(model: nn.Module, data: Prepared, batch_sizes: list[int], n: int = 2000) -> str:
     """Images/s of the engine's fp32 `evaluate` over `n` test images, per batch size, in the
     memory format `auto` chooses: on a CPU the largest batches overflow the caches."""
-    _, choice = precision.prepare(model, recipe(bf16=False, channels_last="auto"), CPU)
+    choice = precision.prepare(model, recipe(bf16=False, channels_last="auto"), CPU)
     part = Split(data.test.x[:n], data.test.y[:n])
     speeds = []
     for bs in batch_sizes:

@@ -85,11 +85,12 @@ def main() -> None:
     torch.manual_seed(cfg.seeds[0])
     model = CNN(depth=args.depth, width=args.width, residual=True, num_classes=data.num_classes,
                 in_channels=3)
-    recipe, chosen = precision.prepare(model, recipe, torch.device("cpu"), "ours")
+    chosen = precision.prepare(model, recipe, torch.device("cpu"), "ours")
     print(f"ours runs bf16 {chosen.bf16}, channels_last {chosen.channels_last} "
           f"({precision.describe_cpu()})", flush=True)
-    train, val, _ = loaders(data, recipe, torch.device("cpu"), cfg.seeds[0], augment)
-    result = fit(model, train, val, recipe, desc="ours", progress=False)
+    train, val, _ = loaders(data, recipe, torch.device("cpu"), cfg.seeds[0], augment,
+                            chosen.channels_last)
+    result = fit(model, train, val, recipe, bf16=chosen.bf16, desc="ours", progress=False)
     cumulative = torch.tensor(result.epoch_seconds).cumsum(0).tolist()
     ours = [(r["epoch"], r["val_acc"], s) for r, s in zip(result.history, cumulative,
                                                            strict=True)]

@@ -59,13 +59,6 @@ def test_output_shapes_and_downsampling(depth, residual):
     assert [i for i, s in enumerate(strides) if s == 2] == [k, 2 * k, 3 * k]
 
 
-def test_blocks_addressable_from_the_end():
-    model = CNN(depth=20, width=8, residual=True, num_classes=10, in_channels=3)
-    assert model.blocks[-1] is list(model.blocks.children())[-1]
-    assert model.blocks[-1].body[0].in_channels == 64
-    assert isinstance(model.blocks[-3], ResidualBlock)
-
-
 @pytest.mark.parametrize("depth", [0, 1, 8])
 def test_depth_too_small(depth):
     with pytest.raises(ConfigError, match=f"depth: {depth} is too small"):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from conftest import ROOT, load_script
+from conftest import ROOT
 from project import dvc_stages
 
 SRC = ROOT / "src"
@@ -115,9 +115,3 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
     declares = [name for name, stage in found.items()
                 if any("transfer.seeds" in list(p.params) for p in stage.params)]
     assert declares == ["report"]
-
-
-@pytest.mark.parametrize("script", sorted((ROOT / "stages").glob("*.py")), ids=lambda p: p.name)
-def test_every_stage_script_imports(script):
-    """What the fast tests do not run of a stage, its imports, still resolve."""
-    assert callable(load_script(script).main)

@@ -72,7 +72,7 @@ BATTERY = [
      "train_mlp.depths[0]: 0 is out of range (must be >= 1)"),
     ("CNN depth too small", _override({"train_cnn": {"depths": [8]}}),
      ("train_cnn", "--depth", "8", "--arch", "residual", "--seed", "0"),
-     "train_cnn.depths[0]: 8 is out of range (must be >= 9)"),
+     "depth: 8 is too small for the CNN's three downsamplings (must be >= 9)"),
     ("batch not divisible over DDP workers",
      _override({"train_mlp": {"train": {"batch_size": 7, "nproc_per_node": 2}}}), MLP,
      "train.batch_size: 7 (the global batch) does not divide over 2 processes"),

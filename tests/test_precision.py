@@ -98,22 +98,15 @@ def test_aten_capability_counts_as_the_cpu(cpu_kind, monkeypatch):
     assert not precision.cpu_native_bf16() and "AVX2" in precision.describe_cpu()
 
 
-def test_prepare_puts_the_model_in_the_chosen_format_and_resolves_the_recipe(cpu_kind):
+def test_prepare_puts_the_model_in_the_chosen_format(cpu_kind):
 
     cpu_kind("avx2")
     model = cnn(8)
-    cfg, chosen = precision.prepare(model, recipe(bf16="auto", channels_last="auto"), CPU)
-    assert (cfg.bf16, cfg.channels_last) == (False, True) == (chosen.bf16, chosen.channels_last)
+    chosen = precision.prepare(model, recipe(bf16="auto", channels_last="auto"), CPU)
+    assert (chosen.bf16, chosen.channels_last) == (False, True)
     assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert chosen.record(CPU, 1) == {"bf16": 0, "channels_last": 1, "cuda": 0, "world_size": 1,
                                      "tf32": 0}
-
-
-def test_the_engine_and_loaders_refuse_an_unresolved_auto():
-
-    with pytest.raises(ValueError, match="bf16='auto': resolve it with precision.prepare"):
-        precision.require_resolved(recipe(bf16="auto"))
-    precision.require_resolved(recipe(bf16=True, channels_last=False))
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
-"""The suite cannot hang: every test runs under pytest-timeout's per-test limit, and a test that
-hangs fails within it, with its stack, instead of running to CI's limit."""
+"""The suite cannot hang: the project sets a per-test limit, and the tests' subprocess runner
+kills a command that outlives its bound with everything it started."""
 
-import subprocess
 import sys
 import time
 import tomllib
@@ -11,35 +10,11 @@ import pytest
 
 from conftest import ROOT, run_bounded
 
-HANGS = '''
-import time
-
-def test_that_never_returns():
-    time.sleep(3600)
-'''
-
 
 def test_the_project_sets_a_per_test_limit_of_minutes():
     options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
     limit = options["ini_options"]["timeout"]
     assert 0 < limit <= 600 and options["ini_options"]["timeout_method"] == "thread"
-
-
-@pytest.mark.slow
-def test_a_hanging_test_fails_within_the_limit_with_its_stack(tmp_path):
-    """The project's own pytest settings, the limit lowered to 3 s for the demonstration."""
-    (tmp_path / "test_hangs.py").write_text(HANGS)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
-         str(tmp_path), "-p", "no:cacheprovider", "-o", "timeout=3", str(tmp_path)],
-        capture_output=True, text=True, timeout=120)
-    elapsed = time.perf_counter() - start
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
-    assert "Timeout" in output and "test_that_never_returns" in output, output
-    assert "time.sleep(3600)" in output  # the stack says where it hung
-    assert elapsed < 60
 
 
 @pytest.mark.slow

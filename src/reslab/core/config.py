@@ -1,9 +1,10 @@
 """Typed, validated views of `params.yaml` sections: one frozen dataclass per section.
 
-Each stage reads exactly one section (plus `runtime`); `reslab.core.params` rejects unknown
-keys, missing keys, wrong types and out-of-range values with a one-line `ConfigError` naming the
-key and the value, so a typo in `dvc exp run -S ...` fails before any work starts. No field has
-a default: params.yaml is the one place a value is said.
+A training stage reads its own section (plus `runtime`; the report reads every section it names
+in dvc.yaml). `reslab.core.params` rejects unknown keys, missing keys, wrong types and
+out-of-range values with a one-line `ConfigError` naming the key and the value, so a typo in
+`dvc exp run -S ...` fails before any work starts. No field has a default: params.yaml is the one
+place a value is said.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Literal
 
 from reslab.core.errors import ConfigError
 from reslab.core.params import PARAMS_FILE, build, param, read_params
-from reslab.models import CNN_MIN_DEPTH
 
 Optimizer = Literal["adam", "adamw", "sgd", "sgd_momentum"]
 Scheduler = Literal["none", "plateau", "cosine"]
@@ -128,7 +128,7 @@ class CNNRunConfig:
 class CNNStudyConfig(CNNRunConfig):
     """`train_cnn`: the depth x {plain, residual} x seed CNN study (docs/lab.md)."""
 
-    depths: list[int] = param(ge=CNN_MIN_DEPTH)
+    depths: list[int] = param(ge=1)  # the CNN checks its own minimum
     archs: list[Arch] = param()
     seeds: list[int] = param(ge=0)
 
@@ -139,7 +139,7 @@ class ImproveConfig(CNNRunConfig):
     with the CNN study's residual variants of its depth); the transfer starts from the first
     seed's."""
 
-    depth: int = param(ge=CNN_MIN_DEPTH)
+    depth: int = param(ge=1)  # the CNN checks its own minimum
     seeds: list[int] = param(ge=0)
 
 

@@ -7,7 +7,8 @@ so a reader never sees half of it and the numbers always match the history. It d
 stage training now (or the last one that trained); each stage's own metrics and history stay in
 `metrics/<stage>/` and `plots/<stage>/`, written when it ends. DVCLive does the same job, but it
 rewrites its files in place (a reader can catch one half-written), and importing it and opening
-the DVC repository costs every stage 0.7-0.8 s (bench/README.md, "Live progress").
+the DVC repository costs every stage more than the epochs of a quick run (bench/README.md, "Live
+progress").
 """
 
 from __future__ import annotations

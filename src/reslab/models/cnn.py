@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from reslab.core.errors import ConfigError
-from reslab.models import CNN_MIN_DEPTH
+
+CNN_MIN_DEPTH = 9  # (depth - 1) // 2 blocks; three downsamplings need blocks // 4 >= 1
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:

@@ -1,10 +1,11 @@
 """The one fit/evaluate loop for every stage: MLP, CNN, linear probe and fine-tuning.
 
-Reads top to bottom: build optimizer and scheduler, maybe resume, then per epoch train, validate,
-schedule, early-stop and checkpoint; finally restore the best weights. Training steps may run
-under bf16 autocast (the recipe's `auto` resolved by `precision.prepare` first); validation and
-test always run in fp32. Under DDP the training steps go through the wrapped module, and
-`run_epoch` holds the one reduction point across ranks.
+`fit` builds the optimizer, the schedule and the early stopping, maybe resumes, then per epoch
+trains, validates, schedules and selects, and on rank 0 prints, logs and checkpoints; finally it
+restores the selected weights. Training steps run under bf16 autocast when the caller says so
+(`precision.prepare` resolves the recipe's `auto`); validation and test always run in fp32.
+Under DDP the training steps go through the wrapped module, and `run_epoch` holds the one
+reduction point across ranks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,31 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
     return None
 
 
+class Schedule:
+    """The recipe's learning-rate schedule behind two hooks, so that `fit` calls both and never
+    asks which kind it is: `cosine` steps after every batch, `plateau` after every epoch on the
+    validation loss, `none` never."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+        self.kind = cfg.scheduler
+        self.scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
+
+    def after_batch(self) -> None:
+        if self.kind == "cosine":
+            self.scheduler.step()
+
+    def after_epoch(self, val_loss: float) -> None:
+        if self.kind == "plateau":
+            self.scheduler.step(val_loss)
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict() if self.scheduler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state)
+
+
 @dataclass
 class EarlyStopping:
     """Keep a real copy of the weights of the lowest validation loss, and count patience.
@@ -116,12 +142,12 @@ def autocast(device: torch.device, bf16: bool):
 
 def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
               optimizer: torch.optim.Optimizer | None = None, *, bf16: bool = False,
-              step_scheduler=None, on_step=None, desc: str = "",
+              on_step: Iterable[Callable[[], None]] = (), desc: str = "",
               progress: bool = True) -> dict[str, float]:
-    """One pass over `loader`: trains when given an optimizer (bf16 autocast if asked,
-    stepping `step_scheduler` after every batch), else evaluates in fp32. Returns mean loss and
+    """One pass over `loader`: trains when given an optimizer (bf16 autocast if asked, calling
+    each of `on_step` after every optimizer step), else evaluates in fp32. Returns mean loss and
     accuracy (percent) over all samples of all ranks. Nothing in the loop waits for the device
-    (but `on_step`, when given: the duration check synchronises once)."""
+    (but the duration check, which synchronises once)."""
     training = optimizer is not None
     model.train(training)
     device = loader.device
@@ -129,8 +155,7 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
     grad_mode = contextlib.nullcontext() if training else torch.inference_mode()
     show = progress and distributed.is_main()
     with grad_mode:
-        for step, (x, y) in enumerate(tqdm(loader, desc=desc, leave=False,
-                                           disable=None if show else True), 1):
+        for x, y in tqdm(loader, desc=desc, leave=False, disable=None if show else True):
             with autocast(device, bf16 and training):
                 logits = model(x)
                 loss = loss_fn(logits.float(), y)
@@ -138,13 +163,11 @@ def run_epoch(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module,
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if step_scheduler is not None:
-                    step_scheduler.step()
+                for hook in on_step:
+                    hook()
             totals[0] += loss.detach().double() * len(y)
             totals[1] += (logits.argmax(1) == y).sum()
             totals[2] += len(y)
-            if on_step is not None:
-                on_step(step)
     loss_sum, correct, count = distributed.all_reduce_sum(totals).tolist()  # the one reduction
     return {"loss": loss_sum / count, "acc": 100.0 * correct / count}
 
@@ -158,15 +181,17 @@ def evaluate(model: nn.Module, loader: BatchLoader, progress: bool = True) -> di
 
 
 def duration_check(desc: str, epochs: int, steps_per_epoch: int, device: torch.device):
-    """An `on_step` hook: after the first steps, one line if the run will take hours here."""
-    start = time.perf_counter()
+    """An `on_step` hook: after the run's first steps, one line if it will take hours here."""
+    start, steps = time.perf_counter(), 0
 
-    def on_step(step: int) -> None:
-        if step != ESTIMATE_AFTER_STEPS or not distributed.is_main():
+    def on_step() -> None:
+        nonlocal steps
+        steps += 1
+        if steps != ESTIMATE_AFTER_STEPS or not distributed.is_main():
             return
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        total = (time.perf_counter() - start) / step * steps_per_epoch * epochs
+        total = (time.perf_counter() - start) / steps * steps_per_epoch * epochs
         if total > SLOW_RUN_HOURS * 3600:
             print(f"{desc}: about {total / 3600:.1f} h of training at this scale on {device}. "
                   "For a laptop CPU, the README's 'Quick profile' runs the whole study at reduced "
@@ -196,82 +221,79 @@ class FitResult:
 
 
 def fit(model: nn.Module, train: BatchLoader, val: BatchLoader, cfg: TrainConfig, *,
-        state_path: str | Path | None = None, fingerprint: str = "", live_path: Path | None = None,
-        tracker=None, desc: str = "train", epoch_end=None, score_start: bool = False,
-        progress: bool = True) -> FitResult:
+        bf16: bool = False, state_path: str | Path | None = None, fingerprint: str = "",
+        live_path: Path | None = None, tracker=None, desc: str = "train", epoch_end=None,
+        score_start: bool = False, progress: bool = True) -> FitResult:
     """Train `model` (its parameters with requires_grad) on `train`, select on `val`.
 
-    With `state_path`, the full training state is checkpointed after every epoch (by rank 0);
-    a later call with the same `fingerprint` resumes after the last finished epoch and ends
-    exactly where an uninterrupted run would (a checkpoint that cannot be read is reported and
-    ignored). With `live_path`, rank 0 writes the progress so far there after every epoch (after
-    its checkpoint) and on resuming (`reslab.core.live`). `tracker.log(row)` gets every new
-    epoch's row. `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's
-    values are kept (and resumed) in `extras`. With `score_start` (fine-tuning from a trained
-    network) the starting weights are validated first and compete with every epoch's. The
+    `bf16`: training steps under bf16 autocast (what `precision.prepare` chose). With
+    `state_path`, the full training state is checkpointed after every epoch (by rank 0); a later
+    call with the same `fingerprint` resumes after the last finished epoch and ends exactly where
+    an uninterrupted run would (a checkpoint that cannot be read is reported and ignored). With
+    `live_path`, rank 0 writes the progress so far there after every epoch (after its
+    checkpoint) and on resuming (`reslab.core.live`). `tracker.log(row)` gets every new epoch's
+    row. `epoch_end(model)`, if given, runs on every rank after every epoch; rank 0's values are
+    kept (and resumed) in `extras`. With `score_start` (fine-tuning from a trained network) the
+    starting weights are validated first and compete with every epoch's. The
     lowest-validation-loss weights are loaded into `model` at the end.
     """
     net = distributed.wrap(model, train.device, cfg.sync_batchnorm)
     optimizer = make_optimizer(model.parameters(), cfg)
-    scheduler = make_scheduler(optimizer, cfg, len(train))
-    per_step = scheduler if cfg.scheduler == "cosine" else None
+    schedule = Schedule(optimizer, cfg, len(train))
     stopper = EarlyStopping(cfg.early_stop_patience, cfg.early_stop_min_delta)
-    train_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    precision.require_resolved(cfg)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    main = distributed.is_main()
     state_path = Path(state_path) if state_path else None
-    history, extras, seconds, begin = load_resume(state_path, fingerprint, desc, model,
-                                                  optimizer, scheduler, stopper, train)
-    if score_start and begin is None:  # the starting weights' validation score
+    history, extras, seconds, start = load_resume(state_path, fingerprint, desc, model,
+                                                  optimizer, schedule, stopper, train)
+    if history and live_path and main:  # resumed: the live file shows where the run stands
+        write_progress(live_path, desc, cfg.epochs, history, selected(stopper), seconds, start)
+    if score_start and start is None:  # the starting weights compete with every epoch's
         with phase("val"):
-            begin = evaluate(model, val, progress=progress)
-        stopper.update(begin["loss"], -1, model)
+            start = evaluate(model, val, progress=progress)
+        stopper.update(start["loss"], -1, model)
+    on_step = [schedule.after_batch, duration_check(desc, cfg.epochs, len(train), train.device)]
     epoch_seconds = []
-    if history and live_path and distributed.is_main():
-        write_progress(live_path, desc, cfg.epochs, history, selected(stopper), seconds, begin)
-    for epoch in range(len(history), cfg.epochs):
-        if history and stopper.should_stop:
-            break
-        on_step = duration_check(desc, cfg.epochs, len(train), train.device) if epoch == 0 \
-            else None
-        start = time.perf_counter()
+    # a resumed run that had already stopped early trains no further
+    for epoch in range(len(history), len(history) if stopper.should_stop else cfg.epochs):
+        began = time.perf_counter()
         with phase("train"):
-            tr = run_epoch(net, train, train_loss, optimizer, bf16=cfg.bf16,
-                           step_scheduler=per_step, on_step=on_step,
+            tr = run_epoch(net, train, loss_fn, optimizer, bf16=bf16, on_step=on_step,
                            desc=f"{desc} {epoch + 1}/{cfg.epochs}", progress=progress)
-        epoch_seconds.append(time.perf_counter() - start)
+        epoch_seconds.append(time.perf_counter() - began)
         seconds += epoch_seconds[-1]
         with phase("val"):
             va = evaluate(model, val, progress=progress)
-        lr = optimizer.param_groups[0]["lr"]
-        if cfg.scheduler == "plateau":
-            scheduler.step(va["loss"])
+        history.append({"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],
+                        "val_loss": va["loss"], "val_acc": va["acc"],
+                        "lr": optimizer.param_groups[0]["lr"]})
+        schedule.after_epoch(va["loss"])
         stopper.update(va["loss"], epoch, model)
-        row = {"epoch": epoch + 1, "train_loss": tr["loss"], "train_acc": tr["acc"],
-               "val_loss": va["loss"], "val_acc": va["acc"], "lr": lr}
-        history.append(row)
         loader_states = distributed.gather(train.state_dict()) if state_path else None
         if epoch_end is not None:  # on every rank: SyncBatchNorm in it waits for all of them
             with phase("gradflow"):
                 extras.append(epoch_end(model))
-        if not distributed.is_main():
-            continue
-        print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
-              f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}", flush=True)
-        if tracker is not None:
-            tracker.log(row)
-        with phase("write"):
-            if state_path:
-                save_resume(state_path, fingerprint, model, optimizer, scheduler, stopper,
-                            loader_states, history, extras, seconds, begin)
-            if live_path:
-                write_progress(live_path, desc, cfg.epochs, history, selected(stopper),
-                               seconds, begin)
+        if main:  # rank 0 alone prints, logs and writes
+            print(f"{desc} epoch {epoch + 1}/{cfg.epochs}: train loss {tr['loss']:.4f} "
+                  f"acc {tr['acc']:.2f} | val loss {va['loss']:.4f} acc {va['acc']:.2f}",
+                  flush=True)
+            if tracker is not None:
+                tracker.log(history[-1])
+            with phase("write"):
+                if state_path:
+                    save_resume(state_path, fingerprint, model, optimizer, schedule, stopper,
+                                loader_states, history, extras, seconds, start)
+                if live_path:
+                    write_progress(live_path, desc, cfg.epochs, history, selected(stopper),
+                                   seconds, start)
+        if stopper.should_stop:
+            break
     if stopper.best_epoch is None:
         raise ReslabError(f"{desc}: the validation loss was never finite (diverged); "
                           "lower the learning rate")
     model.load_state_dict(stopper.best_state)
-    best_acc = begin["acc"] if stopper.best_epoch < 0 else history[stopper.best_epoch]["val_acc"]
-    return FitResult(history=history, selected_epoch=selected(stopper), start=begin,
+    best_acc = start["acc"] if stopper.best_epoch < 0 else history[stopper.best_epoch]["val_acc"]
+    return FitResult(history=history, selected_epoch=selected(stopper), start=start,
                      min_val_loss=stopper.best_loss, val_acc_at_min_loss=best_acc,
                      max_val_acc=max(r["val_acc"] for r in history), epochs_run=len(history),
                      train_seconds=seconds, extras=extras, epoch_seconds=epoch_seconds)

@@ -1,12 +1,11 @@
 """Precision and memory format for the device at hand: `auto` picks what is fast and safe there.
 
 bf16 autocast pays only where the hardware does bf16 arithmetic: a CUDA GPU that supports it, or
-a CPU with AVX512-BF16 or AMX. Elsewhere it is emulated: on an AVX2 CPU the depth-20 CNN trained
-at 9 img/s in bf16 against 148 in fp32 (bench/README.md). channels_last speeds convolutions up on
-CUDA and on x86 CPUs (1.26x in fp32 on AVX2; the AVX-512-bf16 kernels want it too), but where
-oneDNN runs its AVX2 kernels the weight gradient of a 1x1 stride-2 convolution with few channels
-hangs or corrupts the heap (oneDNN in torch 2.14.1), so a CNN narrower than
-`SAFE_CHANNELS_LAST_WIDTH` runs in NCHW there.
+a CPU with AVX512-BF16 or AMX; elsewhere it is emulated, many times slower than fp32.
+channels_last speeds convolutions up on CUDA and on x86 CPUs, but where oneDNN runs its AVX2
+kernels the weight gradient of a 1x1 stride-2 convolution with few channels hangs or corrupts the
+heap (oneDNN in torch 2.14.1), so a CNN narrower than `SAFE_CHANNELS_LAST_WIDTH` runs in NCHW
+there. What each choice rests on: bench/README.md, "What `auto` rests on".
 
 `ONEDNN_MAX_CPU_ISA` and `ATEN_CPU_CAPABILITY` (which select lower kernels on a better CPU) count
 as the CPU's limit, so an AVX-512 machine emulating an AVX2 one chooses as that one would.
@@ -15,7 +14,6 @@ as the CPU's limit, so an AVX-512 machine emulating an AVX2 one chooses as that 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,7 +22,7 @@ import torch
 from torch import nn
 
 Recipe = TypeVar("Recipe")  # a TrainConfig (or any dataclass with bf16 and channels_last)
-SAFE_CHANNELS_LAST_WIDTH = 8  # narrowest conv measured safe on AVX2 (width 4: 8 of 12 runs hung)
+SAFE_CHANNELS_LAST_WIDTH = 8  # the narrowest convolution measured safe on AVX2 (bench/README.md)
 # oneDNN ISA limits (ONEDNN_MAX_CPU_ISA) below which it has no AVX-512 / no bf16 kernels
 NO_AVX512_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
 NO_BF16_ISAS = NO_AVX512_ISAS | {"AVX512_CORE", "AVX512_CORE_VNNI"}
@@ -108,20 +106,13 @@ def choose(setting_bf16: bool | str, setting_cl: bool | str, model: nn.Module,
 
 
 def prepare(model: nn.Module, cfg: Recipe, device: torch.device, name: str = "train",
-            verbose: bool = True) -> tuple[Recipe, Precision]:
-    """Choose for `model` (already on `device`) and the recipe `cfg`, put the model in the
-    chosen memory format, and return (the recipe with true/false in place of auto, the choice)."""
+            verbose: bool = True) -> Precision:
+    """Resolve the recipe's choices once for `model` (already on `device`), put the model in the
+    chosen memory format, and return what runs: the engine and the loaders take it from here."""
     chosen = choose(cfg.bf16, cfg.channels_last, model, device, name, verbose)
     if chosen.channels_last:
         model.to(memory_format=torch.channels_last)
-    return dataclasses.replace(cfg, bf16=chosen.bf16, channels_last=chosen.channels_last), chosen
-
-
-def require_resolved(cfg: Recipe) -> None:
-    """The engine and the loaders run what they are given: `auto` must be resolved first."""
-    for key in ("bf16", "channels_last"):
-        if not isinstance(getattr(cfg, key), bool):
-            raise ValueError(f"{key}={getattr(cfg, key)!r}: resolve it with precision.prepare")
+    return chosen
 
 
 def tf32_convolutions(device: torch.device) -> bool:

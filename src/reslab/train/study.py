@@ -57,14 +57,14 @@ def fingerprint(*parts, inputs: list[str | Path] = ()) -> str:
 
 
 def loaders(data: Prepared, cfg: TrainConfig, device: torch.device, seed: int,
-            augment: Augment | None = None) -> tuple[BatchLoader, BatchLoader, BatchLoader]:
+            augment: Augment | None = None, channels_last: bool = False
+            ) -> tuple[BatchLoader, BatchLoader, BatchLoader]:
     """Train (shuffled, augmented) and val/test (in order, never augmented) loaders, sharded
-    over the ranks of a DDP run (`batch_size` is the global batch). `cfg.channels_last` is what
-    runs (`precision.prepare` resolves `auto` for the model first)."""
-    precision.require_resolved(cfg)
+    over the ranks of a DDP run (`batch_size` is the global batch), their batches in the memory
+    format `precision.prepare` chose."""
     rank, world = distributed.rank(), distributed.world_size()
     common = {"mean": data.mean, "std": data.std, "device": device,
-              "channels_last": cfg.channels_last, "rank": rank, "world": world}
+              "channels_last": channels_last, "rank": rank, "world": world}
     train = BatchLoader(data.train, cfg.batch_size, shuffle=True, seed=seed, augment=augment,
                         **common)
     val = BatchLoader(data.val, cfg.eval_batch_size, **common)
@@ -120,11 +120,11 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     distributed.init(device)
     main = distributed.is_main()
     model.to(device)
-    cfg, chosen = precision.prepare(model, cfg, device, name, verbose=main)
-    train, val, test = loaders(data, cfg, device, seed, augment)
+    chosen = precision.prepare(model, cfg, device, name, verbose=main)
+    train, val, test = loaders(data, cfg, device, seed, augment, chosen.channels_last)
     with phase("gradflow"):
         probe = probe_batches(data, gradflow_batches, cfg.batch_size, device,
-                              cfg.channels_last) if gradflow_batches else []
+                              chosen.channels_last) if gradflow_batches else []
         grads = [{"epoch": 0, **r} for r in gradient_norms(model, probe)] if probe else []
 
     def grads_now(net: nn.Module) -> list[dict]:
@@ -135,9 +135,9 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     tracker = Tracker(runtime.wandb, runtime.wandb_project, name, stage, run_config,
                       id_file=out.resume.with_suffix(".wandb.json"), fingerprint=key) \
         if main else None
-    result = fit(model, train, val, cfg, state_path=out.resume, fingerprint=key, live_path=LIVE,
-                 tracker=tracker, desc=name, epoch_end=grads_now if probe else None,
-                 score_start=score_start,
+    result = fit(model, train, val, cfg, bf16=chosen.bf16, state_path=out.resume,
+                 fingerprint=key, live_path=LIVE, tracker=tracker, desc=name,
+                 epoch_end=grads_now if probe else None, score_start=score_start,
                  progress=runtime.progress)
     for epoch, rows in enumerate(result.extras, 1):
         grads += [{"epoch": epoch, **r} for r in rows]
