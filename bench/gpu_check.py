@@ -38,7 +38,8 @@ from torchvision import datasets
 
 from reslab.batches.augment import build_augment
 from reslab.batches.loader import Prepared, load_prepared
-from reslab.core.config import ImproveConfig, MLPStudyConfig, load_section
+from reslab.core.config import load
+from reslab.core.sections import ImproveConfig, MLPStudyConfig
 from reslab.datasets.imagefolder import RawDataset, read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.models.cnn import CNN
@@ -131,10 +132,10 @@ def tiny_inputs(tmp: Path):
 
     zip_path = make_imagefolder_zip(tmp / "cifar10.zip", classes=10, n_train=30, n_test=10,
                                     size=32, mode="RGB")
-    imp = load_section("improve_cnn", ImproveConfig, PARAMS)
+    imp = load("improve_cnn", ImproveConfig, PARAMS)
     imp = dataclasses.replace(imp, depth=9, width=8, train=dataclasses.replace(
         imp.train, epochs=1, batch_size=32))
-    mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
+    mlp = load("train_mlp", MLPStudyConfig, PARAMS)
     mlp = dataclasses.replace(mlp, depths=[2, 4], width=8,
                               train=dataclasses.replace(mlp.train, epochs=1))
     return zip_path, imp, mlp, random_mnist(600, 100), 50
@@ -158,8 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
             if not torch.cuda.is_available():
                 parser.error("no CUDA device: this check is for a GPU (--tiny runs on CPU)")
             zip_path, val = args.cifar10, 5000
-            imp = load_section("improve_cnn", ImproveConfig, PARAMS)
-            mlp = load_section("train_mlp", MLPStudyConfig, PARAMS)
+            imp = load("improve_cnn", ImproveConfig, PARAMS)
+            mlp = load("train_mlp", MLPStudyConfig, PARAMS)
             mnist = read_imagefolder_zip(args.mnist) if args.mnist else random_mnist(60000, 10000)
             device = torch.device("cuda")
             steps, workers, batches, width = args.steps, args.workers, [64, 256, 512, 1024], 32

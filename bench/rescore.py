@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reslab.core.params import read_params
+from reslab.core.config import read_params
 from reslab.models.build import build_model
 
 

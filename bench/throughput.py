@@ -37,7 +37,8 @@ from torchvision import datasets, transforms
 
 from reslab.batches.augment import build_augment
 from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
-from reslab.core.config import AugmentConfig, CNNStudyConfig, TrainConfig, load_section
+from reslab.core.config import AugmentConfig, TrainConfig, load
+from reslab.core.sections import CNNStudyConfig
 from reslab.models.cnn import CNN
 from reslab.models.mlp import MLP
 from reslab.report import lab
@@ -51,7 +52,7 @@ CROP_FLIP = AugmentConfig(**lab.AUGMENT["improve_cnn"])  # the lab's crop + flip
 
 def recipe(**changes) -> TrainConfig:
     """The CNN study's recipe in params.yaml (the lab's: Adam, lr 1e-3), with `changes`."""
-    return dataclasses.replace(load_section("train_cnn", CNNStudyConfig, PARAMS).train, **changes)
+    return dataclasses.replace(load("train_cnn", CNNStudyConfig, PARAMS).train, **changes)
 
 
 def ours(model: nn.Module, data: Prepared, batch_size: int, augment, bf16="auto",

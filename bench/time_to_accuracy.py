@@ -33,7 +33,8 @@ from torchvision import datasets
 
 from reslab.batches.augment import build_augment
 from reslab.batches.loader import load_prepared
-from reslab.core.config import ImproveConfig, load_section
+from reslab.core.config import load
+from reslab.core.sections import ImproveConfig
 from reslab.models.cnn import CNN
 from reslab.train import precision
 from reslab.train.engine import fit
@@ -60,7 +61,7 @@ def main() -> None:
     if not 1 <= args.our_epochs <= args.epochs:
         parser.error("--our-epochs must be between 1 and --epochs")
     data = load_prepared("data/prepared/cifar10.npz", args.train_subset)
-    cfg = load_section("improve_cnn", ImproveConfig)
+    cfg = load("improve_cnn", ImproveConfig)
     mean, std = data.mean.tolist(), data.std.tolist()
 
     torch.manual_seed(cfg.seeds[0])

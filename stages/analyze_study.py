@@ -13,8 +13,9 @@ import sys
 
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import CNNStudyConfig, MLPStudyConfig, load_section
+from reslab.core.config import load_params
 from reslab.core.files import write_metrics, write_table
+from reslab.core.sections import StudyVariants
 from reslab.report.collect import (
     accuracy_statistics,
     first_layer_ratio,
@@ -24,16 +25,25 @@ from reslab.report.collect import (
 )
 from reslab.report.figures import accuracy_figure, gradflow_figure, gradflow_heatmap
 
-STUDIES = {"train_mlp": (MLPStudyConfig, "MLP on MNIST"),
-           "train_cnn": (CNNStudyConfig, "CNN on CIFAR-10")}
+STUDIES = {"train_mlp": "MLP on MNIST", "train_cnn": "CNN on CIFAR-10"}
+
+
+def parse(argv: list[str]) -> str:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("study", choices=sorted(STUDIES))
+    return parser.parse_args(argv).study
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (the study's
+    variants, to find their outputs)."""
+    return {parse(argv): StudyVariants}
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("study", choices=sorted(STUDIES))
-    study = parser.parse_args(argv).study
-    cls, label = STUDIES[study]
-    cfg = load_section(study, cls)
+    study = parse(argv)
+    label = STUDIES[study]
+    (cfg,) = load_params(params(argv))
     figures = outputs.figures(study)
     metrics = study_metrics(study, cfg)
     summary = accuracy_statistics(metrics)

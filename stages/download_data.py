@@ -15,14 +15,20 @@ import sys
 from pathlib import Path
 
 from reslab.core.cli import run_stage
-from reslab.core.config import DataConfig, load_section
+from reslab.core.config import load_params
+from reslab.core.sections import DataSources
 from reslab.datasets.sources import sync_dataset
 
 OUT_DIR = Path("data/source")
 
 
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly."""
+    return {"data": DataSources}
+
+
 def main(argv: list[str]) -> None:
-    cfg = load_section("data", DataConfig)
+    (cfg,) = load_params(params(argv))
     for name in cfg.datasets:
         print(f"{name}: {sync_dataset(name, OUT_DIR / name)} -> {OUT_DIR / name}", flush=True)
     for stale in OUT_DIR.iterdir():

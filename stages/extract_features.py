@@ -13,11 +13,17 @@ import numpy as np
 from reslab.batches.loader import BatchLoader, load_prepared
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, load_runtime, load_section
+from reslab.core.config import load_params, load_runtime
 from reslab.core.files import atomic_path
 from reslab.core.ladder import backbone
+from reslab.core.sections import FeaturesConfig
 from reslab.train.distributed import device_for
 from reslab.transfer import extract_features, load_cnn
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly."""
+    return {"transfer": FeaturesConfig}
 
 
 def main(argv: list[str]) -> None:
@@ -25,7 +31,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--backbone-seed", type=int, required=True,
                         help="the improve_cnn seed whose model is the backbone")
     backbone_path = backbone(parser.parse_args(argv).backbone_seed)
-    cfg = load_section("transfer", TransferConfig)
+    (cfg,) = load_params(params(argv))
     data = load_prepared(outputs.prepared(cfg.dataset), cfg.train_subset)
     device = device_for(load_runtime().device)
     model = load_cnn(backbone_path, in_channels=data.image_shape[-1]).to(device)

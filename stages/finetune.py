@@ -13,49 +13,64 @@ where it started.
 import argparse
 import sys
 from dataclasses import asdict
+from typing import get_args
 
 from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, load_runtime, load_section
+from reslab.core.config import Optimizer, OptimizerConfig, load_params, load_runtime, recipe
 from reslab.core.errors import ConfigError
 from reslab.core.ladder import FINETUNE
-from reslab.train.study import run_variant
+from reslab.core.sections import LadderFinetune, RungData, SingleRungConfig
+from reslab.train.study import train_variant, write_variant
 from reslab.transfer import freeze, load_cnn
 
 
-def main(argv: list[str]) -> None:
+def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("rung", choices=list(FINETUNE))
-    parser.add_argument("--optimizer", help="the ladder (ft0, ft1, ft2)")
+    parser.add_argument("--optimizer", choices=get_args(Optimizer),
+                        help="the ladder (ft0, ft1, ft2)")
     parser.add_argument("--seed", type=int, required=True, help="one of transfer.seeds")
     args = parser.parse_args(argv)
-    cfg = load_section("transfer", TransferConfig)
+    if FINETUNE[args.rung].per_optimizer and not args.optimizer:
+        raise ConfigError(f"{FINETUNE[args.rung].stage}: --optimizer is required")
+    return args
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (a ladder's rung:
+    the shared loop and augmentation, and its own optimizer's settings)."""
+    args = parse(argv)
     rung = FINETUNE[args.rung]
-    if not rung.per_optimizer:
-        section = getattr(cfg, rung.name)
-        recipe = section.train
-        if recipe.optimizer not in cfg.optimizers:
-            raise ConfigError(f"transfer.{rung.name}.train.optimizer: {recipe.optimizer!r} has "
-                              f"no ladder to start from (transfer.optimizers: {cfg.optimizers})")
-    elif args.optimizer:
-        section = cfg.finetune
-        recipe = section.recipe(args.optimizer)
-    else:
-        raise ConfigError(f"{rung.stage}: --optimizer is required")
+    if rung.per_optimizer:
+        return {"transfer": RungData, "transfer.finetune": LadderFinetune,
+                f"transfer.finetune.optim.{args.optimizer}": OptimizerConfig}
+    return {"transfer": RungData, f"transfer.{rung.name}": SingleRungConfig}
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv)
+    rung = FINETUNE[args.rung]
+    cfg, section, *settings = load_params(params(argv))
+    train = recipe(section.train, args.optimizer, *settings) if settings else section.train
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     augment, augment_fn = augment_for(section.augment, manifest(data_path))
-    start = rung.start(recipe.optimizer, args.seed)
+    start = rung.start(train.optimizer, args.seed)
     model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
     freeze(model, rung.trainable_blocks)
-    run_variant(rung.stage, rung.variant(recipe.optimizer, args.seed), model, data, recipe,
-                seed=args.seed, runtime=load_runtime(), inputs=[manifest(data_path), start],
-                run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
-                            "seed": args.seed, "rung": args.rung, "starts_from": str(start),
-                            "recipe": asdict(recipe), "augment": asdict(augment)},
-                augment=augment_fn, score_start=True)
+    trained = train_variant(rung.stage, rung.variant(train.optimizer, args.seed), model, data,
+                            train, seed=args.seed, runtime=load_runtime(),
+                            inputs=[manifest(data_path), start],
+                            run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
+                                        "seed": args.seed, "rung": args.rung,
+                                        "starts_from": str(start), "recipe": asdict(train),
+                                        "augment": asdict(augment)},
+                            augment=augment_fn, score_start=True)
+    if trained:  # rank 0
+        write_variant(trained, model)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,34 @@ from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import ImproveConfig, load_runtime, load_section, variant_config
+from reslab.core.config import load_params, load_runtime
+from reslab.core.sections import ImproveRun
 from reslab.models.cnn import CNN
-from reslab.train.study import run_variant
+from reslab.train.study import train_variant, write_variant
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly."""
+    return {"improve_cnn": ImproveRun}
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, required=True, help="one of improve_cnn.seeds")
     seed = parser.parse_args(argv).seed
-    cfg = load_section("improve_cnn", ImproveConfig)
+    (cfg,) = load_params(params(argv))
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     augment, augment_fn = augment_for(cfg.augment, manifest(data_path))
     torch.manual_seed(seed)
     model = CNN(depth=cfg.depth, width=cfg.width, residual=True, num_classes=data.num_classes,
                 in_channels=data.image_shape[-1])
-    run_variant("improve_cnn", str(seed), model, data, cfg.train, seed=seed,
-                runtime=load_runtime(), inputs=[manifest(data_path)],
-                run_config=variant_config(cfg, seed=seed, augment=asdict(augment)),
-                gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
+    trained = train_variant("improve_cnn", str(seed), model, data, cfg.train, seed=seed,
+                            runtime=load_runtime(), inputs=[manifest(data_path)],
+                            run_config=asdict(cfg) | {"seed": seed, "augment": asdict(augment)},
+                            gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
+    if trained:  # rank 0
+        write_variant(trained, model)
 
 
 if __name__ == "__main__":

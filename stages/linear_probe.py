@@ -11,11 +11,13 @@ the whole network (backbone + the head folded back onto raw features), where FT0
 import argparse
 import sys
 from dataclasses import asdict
+from typing import get_args
 
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, load_runtime, load_section
+from reslab.core.config import Optimizer, OptimizerConfig, load_params, load_runtime, recipe
 from reslab.core.ladder import RUNGS, backbone
+from reslab.core.sections import LadderRung, TransferData
 from reslab.train.study import train_variant, write_variant
 from reslab.transfer import (
     feature_data,
@@ -27,16 +29,27 @@ from reslab.transfer import (
 )
 
 
-def main(argv: list[str]) -> None:
+def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--optimizer", required=True)
+    parser.add_argument("--optimizer", choices=get_args(Optimizer), required=True)
     parser.add_argument("--seed", type=int, required=True, help="one of transfer.seeds")
     parser.add_argument("--backbone-seed", type=int, required=True,
                         help="the improve_cnn seed whose model is the backbone")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (the probe's loop
+    and its own optimizer's settings)."""
+    return {"transfer": TransferData, "transfer.probe": LadderRung,
+            f"transfer.probe.optim.{parse(argv).optimizer}": OptimizerConfig}
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv)
+    cfg, probe, settings = load_params(params(argv))
+    train = recipe(probe.train, args.optimizer, settings)
     backbone_path = backbone(args.backbone_seed)
-    cfg = load_section("transfer", TransferConfig)
-    recipe = cfg.probe.recipe(args.optimizer)
     features_path = outputs.features(cfg.dataset)
     features = load_features(features_path)
     data = feature_data(features, [str(c) for c in features["classes"]])
@@ -44,10 +57,10 @@ def main(argv: list[str]) -> None:
     rung = RUNGS["linear_probe"]
     freeze(model, rung.trainable_blocks)
     trained = train_variant(rung.stage, rung.variant(args.optimizer, args.seed), model.head, data,
-                            recipe, seed=args.seed, runtime=load_runtime(),
+                            train, seed=args.seed, runtime=load_runtime(),
                             inputs=[features_path, backbone_path],
                             run_config={"dataset": cfg.dataset, "seed": args.seed,
-                                        "recipe": asdict(recipe)})
+                                        "recipe": asdict(train)})
     if trained:  # rank 0
         model.head = unstandardised_head(model.head, data.mean, data.std)
         write_variant(trained, model)

@@ -6,19 +6,22 @@ from pathlib import Path
 
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import DataConfig, load_section
-from reslab.core.errors import ConfigError
+from reslab.core.config import load_params
+from reslab.core.sections import DataSplit
 from reslab.datasets.prepare import prepare
 from reslab.datasets.sources import read_source_dir
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly."""
+    return {"data": DataSplit}
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name", help="dataset name, one of data.datasets in params.yaml")
     args = parser.parse_args(argv)
-    cfg = load_section("data", DataConfig)
-    if args.name not in cfg.datasets:
-        raise ConfigError(f"data.datasets: {args.name!r} is not listed ({cfg.datasets})")
+    (cfg,) = load_params(params(argv))
     raw, kind, archive = read_source_dir(args.name, Path("data/source") / args.name)
     manifest = prepare(args.name, raw, cfg.val_size, cfg.seed, outputs.PREPARED,
                        test_subset=cfg.test_subset, source=kind, source_file=archive)

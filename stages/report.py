@@ -6,24 +6,24 @@ import sys
 
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import (
-    CNNStudyConfig,
-    ImproveConfig,
-    MLPStudyConfig,
-    TransferConfig,
-    load_section,
-)
+from reslab.core.config import load_params
 from reslab.core.files import write_metrics, write_text
+from reslab.core.sections import CNNStudyConfig, ImproveConfig, MLPStudyConfig, TransferConfig
 from reslab.report.results import HEADER, claims_section
 from reslab.report.sections import improved_part, study_part, transfer_part
 from reslab.report.summary import comparisons, headline
 
 
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (every section
+    whose results it reports, whole: what ran, at what scale, with which recipe)."""
+    return {"train_mlp": MLPStudyConfig, "train_cnn": CNNStudyConfig,
+            "improve_cnn": ImproveConfig, "transfer": TransferConfig}
+
+
 def main(argv: list[str]) -> None:
-    studies = {"train_mlp": load_section("train_mlp", MLPStudyConfig),
-               "train_cnn": load_section("train_cnn", CNNStudyConfig)}
-    imp = load_section("improve_cnn", ImproveConfig)
-    tr = load_section("transfer", TransferConfig)
+    mlp, cnn, imp, tr = load_params(params(argv))
+    studies = {"train_mlp": mlp, "train_cnn": cnn}
     sections, stats = [HEADER], {}
     for name, cfg in studies.items():
         text, stats[name] = study_part(name, cfg)

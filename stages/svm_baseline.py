@@ -13,13 +13,19 @@ from sklearn.exceptions import ConvergenceWarning
 
 from reslab.core import outputs
 from reslab.core.cli import run_stage
-from reslab.core.config import TransferConfig, load_section
+from reslab.core.config import load_params
 from reslab.core.files import write_metrics
+from reslab.core.sections import SVMConfig
 from reslab.transfer import linear_svm, load_features
 
 
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly."""
+    return {"transfer": SVMConfig}
+
+
 def main(argv: list[str]) -> None:
-    cfg = load_section("transfer", TransferConfig)
+    (cfg,) = load_params(params(argv))
     f = load_features(outputs.features(cfg.dataset))
     start = time.perf_counter()
     best = None

@@ -9,25 +9,34 @@ from reslab.batches.augment import augment_for
 from reslab.batches.loader import load_prepared, manifest
 from reslab.core import outputs
 from reslab.core.cli import depth_variant, run_stage
-from reslab.core.config import CNNStudyConfig, load_runtime, load_section, variant_config
+from reslab.core.config import load_params, load_runtime
+from reslab.core.sections import CNNRun
 from reslab.models.cnn import CNN
-from reslab.train.study import run_variant
+from reslab.train.study import train_variant, write_variant
+
+
+def params(argv: list[str]) -> dict[str, type]:
+    """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (the variant's
+    depth, arch and seed come as arguments)."""
+    return {"train_cnn": CNNRun}
 
 
 def main(argv: list[str]) -> None:
     depth, arch, seed = depth_variant(argv, __doc__)
-    cfg = load_section("train_cnn", CNNStudyConfig)
+    (cfg,) = load_params(params(argv))
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     augment, augment_fn = augment_for(cfg.augment, manifest(data_path))
     torch.manual_seed(seed)
     model = CNN(depth=depth, width=cfg.width, residual=arch == "residual",
                 num_classes=data.num_classes, in_channels=data.image_shape[-1])
-    run_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train, seed=seed,
-                runtime=load_runtime(), inputs=[manifest(data_path)],
-                run_config=variant_config(cfg, depth=depth, arch=arch, seed=seed,
-                                          augment=asdict(augment)),
-                gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
+    trained = train_variant("train_cnn", f"{depth}-{arch}-{seed}", model, data, cfg.train,
+                            seed=seed, runtime=load_runtime(), inputs=[manifest(data_path)],
+                            run_config=asdict(cfg) | {"depth": depth, "arch": arch, "seed": seed,
+                                                      "augment": asdict(augment)},
+                            gradflow_batches=cfg.gradflow_batches, augment=augment_fn)
+    if trained:  # rank 0
+        write_variant(trained, model)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,13 @@ import dataclasses
 from pathlib import Path
 
 from conftest import ROOT
-from reslab.core.config import (
-    AugmentConfig,
-    CNNStudyConfig,
-    MLPStudyConfig,
-    TrainConfig,
-    load_section,
-)
+from reslab.core.config import AugmentConfig, TrainConfig, load
+from reslab.core.sections import CNNStudyConfig, MLPStudyConfig
 
 
 def section(name: str, cls):
     """A section of the project's params.yaml, as its stage reads it."""
-    return load_section(name, cls, ROOT / "params.yaml")
+    return load(name, cls, ROOT / "params.yaml")
 
 
 def recipe(**changes) -> TrainConfig:

@@ -5,18 +5,15 @@ import yaml
 
 from conftest import ROOT, deep_update
 from project import augment as recipe_augment
-from reslab.core.config import (
+from reslab.core.config import RuntimeConfig, TrainConfig, load, load_runtime
+from reslab.core.errors import ConfigError
+from reslab.core.sections import (
     CNNStudyConfig,
     DataConfig,
     ImproveConfig,
     MLPStudyConfig,
-    RuntimeConfig,
-    TrainConfig,
     TransferConfig,
-    load_runtime,
-    load_section,
 )
-from reslab.core.errors import ConfigError
 
 SECTIONS = {"data": DataConfig, "train_mlp": MLPStudyConfig, "train_cnn": CNNStudyConfig,
             "improve_cnn": ImproveConfig, "transfer": TransferConfig, "runtime": RuntimeConfig}
@@ -37,12 +34,12 @@ def write(tmp_path, text):
 def test_every_section_of_the_shipped_params_loads():
     """params.yaml passes every section's checks (a profile's overrides: test_profile.py)."""
     for name, cls in SECTIONS.items():
-        assert isinstance(load_section(name, cls, ROOT / "params.yaml"), cls)
+        assert isinstance(load(name, cls, ROOT / "params.yaml"), cls)
 
 
 def test_nested_values(tmp_path):
     p = write(tmp_path, "train_mlp:\n  width: 16\n  train:\n    lr: 1e-3\n")
-    cfg = load_section("train_mlp", MLPStudyConfig, p)
+    cfg = load("train_mlp", MLPStudyConfig, p)
     assert cfg.width == 16 and cfg.depths == [10, 20, 30]
     assert isinstance(cfg.train, TrainConfig) and cfg.train.lr == pytest.approx(1e-3)
 
@@ -60,7 +57,7 @@ def test_a_missing_key_is_an_error_naming_it(tmp_path, section, path):
     p = write_raw(tmp_path, yaml.safe_dump(params))
     cls = {"train_mlp": MLPStudyConfig, "transfer": TransferConfig}[section]
     with pytest.raises(ConfigError, match=rf"^{'.'.join([section, *path])}: missing key"):
-        load_section(section, cls, p)
+        load(section, cls, p)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +78,7 @@ def test_a_missing_key_is_an_error_naming_it(tmp_path, section, path):
 def test_data_errors(tmp_path, text, message):
     structural = message.startswith(("missing section", "malformed", "expected a mapping"))
     with pytest.raises(ConfigError, match=None) as e:
-        load_section("data", DataConfig, (write_raw if structural else write)(tmp_path, text))
+        load("data", DataConfig, (write_raw if structural else write)(tmp_path, text))
     assert message in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -102,13 +99,13 @@ def test_data_errors(tmp_path, text, message):
 def test_train_errors(tmp_path, train, message):
     p = write(tmp_path, f"train_mlp:\n  train:\n    {train}\n")
     with pytest.raises(ConfigError) as e:
-        load_section("train_mlp", MLPStudyConfig, p)
+        load("train_mlp", MLPStudyConfig, p)
     assert message in str(e.value)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml: cannot read"):
-        load_section("data", DataConfig, tmp_path / "nope.yaml")
+        load("data", DataConfig, tmp_path / "nope.yaml")
 
 
 def test_runtime_section_required_and_validated(tmp_path):
@@ -124,10 +121,10 @@ def test_runtime_section_required_and_validated(tmp_path):
 
 def test_seeds_are_a_study_list(tmp_path):
     p = write(tmp_path, "train_mlp:\n  seeds: [0, 3]\n")
-    cfg = load_section("train_mlp", MLPStudyConfig, p)
+    cfg = load("train_mlp", MLPStudyConfig, p)
     assert cfg.seeds == [0, 3]
     with pytest.raises(ConfigError, match=r"train_mlp.seeds\[0\]: -1 is out of range"):
-        load_section("train_mlp", MLPStudyConfig, write(tmp_path, "train_mlp:\n  seeds: [-1]\n"))
+        load("train_mlp", MLPStudyConfig, write(tmp_path, "train_mlp:\n  seeds: [-1]\n"))
 
 
 def test_ladder_recipe_comes_from_its_optimizer_only(tmp_path):
@@ -135,7 +132,7 @@ def test_ladder_recipe_comes_from_its_optimizer_only(tmp_path):
     error, not a value silently overridden."""
     p = write(tmp_path, "transfer:\n  probe:\n    train:\n      lr: 0.1\n")
     with pytest.raises(ConfigError, match="transfer.probe.train.lr: unknown key"):
-        load_section("transfer", TransferConfig, p)
+        load("transfer", TransferConfig, p)
 
 
 def test_an_augmentation_that_would_change_a_class_is_dropped_for_that_data():

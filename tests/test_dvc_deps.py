@@ -1,5 +1,6 @@
-"""Every library module a stage imports is among its DVC dependencies, so a change to any code
-a stage runs re-runs it (the params a stage reads: tests/test_pipeline_study.py)."""
+"""Every library module a stage imports is among its DVC dependencies, and a stage reads
+exactly the params it declares, so that a change to any code or param a stage uses re-runs it,
+and a change to one it does not use re-runs nothing."""
 
 import ast
 import shlex
@@ -10,8 +11,9 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 from project import dvc_stages
+from reslab.core.config import declared, load_params
 
 SRC = ROOT / "src"
 
@@ -57,8 +59,8 @@ def stages():
     repo = Repo(str(ROOT))
     try:
         outs = {Path(o.fs_path) for s in repo.index.stages for o in s.outs}
-        return outs, [(s.addressing, s.cmd, s.wdir, [Path(d.fs_path) for d in s.deps])
-                      for s in repo.index.stages]
+        return outs, [(s.addressing, s.cmd, s.wdir, [Path(d.fs_path) for d in s.deps],
+                       {k for p in s.params for k in p.params}) for s in repo.index.stages]
     finally:
         repo.close()
 
@@ -72,8 +74,9 @@ def test_every_stage_is_checked():
             "analyze_cnn", "linear_probe@adam-0", "finetune_full@0", "report"} <= names
 
 
-@pytest.mark.parametrize(("name", "cmd", "wdir", "deps"), STAGES, ids=[s[0] for s in STAGES])
-def test_stage_depends_on_every_module_it_imports(name, cmd, wdir, deps):
+@pytest.mark.parametrize(("name", "cmd", "wdir", "deps", "params"), STAGES,
+                         ids=[s[0] for s in STAGES])
+def test_stage_depends_on_every_module_it_imports(name, cmd, wdir, deps, params):
     argv = shlex.split(cmd)
     assert argv[0] == "python" and argv[1].startswith("stages/"), cmd
     script = Path(wdir) / argv[1]
@@ -84,6 +87,18 @@ def test_stage_depends_on_every_module_it_imports(name, cmd, wdir, deps):
     absent = [d for d in deps if not d.exists()
               and not any(d == o or o in d.parents or d in o.parents for o in OUTS)]
     assert not absent, f"{name} depends on {absent}, which nothing provides"
+
+
+@pytest.mark.parametrize(("name", "cmd", "wdir", "deps", "params"), STAGES,
+                         ids=[s[0] for s in STAGES])
+def test_stage_reads_exactly_the_params_it_declares(name, cmd, wdir, deps, params):
+    """The script's `params(argv)`, which its `main` loads and nothing else, stands for the
+    keys dvc.yaml declares for this stage, no more and no fewer (`runtime` is never declared:
+    it changes how a run is carried out, not what it computes)."""
+    argv = shlex.split(cmd)
+    reads = load_script(Path(wdir) / argv[1]).params(argv[2:])
+    assert declared(reads) == params, name
+    load_params(reads, ROOT / "params.yaml")
 
 
 def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
@@ -113,5 +128,5 @@ def test_transfer_seeds_are_a_matrix_dimension(tmp_path):
                 str(d) for d in found[name].deps]:
             raise AssertionError(f"{name} changes with another transfer seed")
     declares = [name for name, stage in found.items()
-                if any("transfer.seeds" in list(p.params) for p in stage.params)]
+                if any({"transfer", "transfer.seeds"} & set(p.params) for p in stage.params)]
     assert declares == ["report"]

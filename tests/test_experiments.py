@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from conftest import ROOT, deep_update
-from reslab.core.config import CNNStudyConfig, MLPStudyConfig, TransferConfig, load_section
+from reslab.core.config import load
 from reslab.core.files import write_metrics
 from reslab.core.ladder import LADDER
 from reslab.core.live import LIVE, write_progress
+from reslab.core.sections import CNNStudyConfig, MLPStudyConfig, TransferConfig
 from reslab.report.collect import accuracy_statistics, over_seeds, paired, variants
 from reslab.report.summary import comparisons, headline
 
@@ -65,10 +66,10 @@ def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile,
     stats = {}
     for study, cls in (("train_mlp", MLPStudyConfig), ("train_cnn", CNNStudyConfig)):
         metrics: dict = {}
-        for depth, arch, seed in variants(load_section(study, cls)):
+        for depth, arch, seed in variants(load(study, cls)):
             metrics.setdefault(depth, {}).setdefault(arch, {})[seed] = made_up()
         stats[study] = accuracy_statistics(metrics)
-    tr = load_section("transfer", TransferConfig)
+    tr = load("transfer", TransferConfig)
 
     def transfer_row() -> dict:  # as the report reads it: over the shipped seeds
         return over_seeds({s: made_up() | {"trainable_fraction": 0.5} for s in tr.seeds})

@@ -69,7 +69,7 @@ BATTERY = [
      "train_mlp.train.lr: -0.01 is out of range (must be > 0)"),
     ("depth 0", _override({"train_mlp": {"depths": [0, 2]}}),
      ("train_mlp", "--depth", "0", "--arch", "plain", "--seed", "0"),
-     "train_mlp.depths[0]: 0 is out of range (must be >= 1)"),
+     "depth: 0 is out of range (an MLP needs at least 1 layer)"),
     ("CNN depth too small", _override({"train_cnn": {"depths": [8]}}),
      ("train_cnn", "--depth", "8", "--arch", "residual", "--seed", "0"),
      "depth: 8 is too small for the CNN's three downsamplings (must be >= 9)"),

@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 from project import dvc_stages, section
 from reslab.core import outputs
-from reslab.core.config import DataConfig, ImproveConfig, TransferConfig
 from reslab.core.ladder import LADDER, RUNGS, SINGLE, backbone
 from reslab.core.outputs import VariantOutputs
+from reslab.core.sections import DataConfig, ImproveConfig, TransferConfig
 from reslab.report import lab
 
 STAGES = dvc_stages(ROOT)

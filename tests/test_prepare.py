@@ -166,10 +166,14 @@ def test_stage_writes_outputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_stage_rejects_unlisted_dataset(tmp_path):
+def test_a_dataset_download_data_did_not_bring_is_a_one_line_error(tmp_path):
+    """Not in `data.datasets`: no source folder, so preparing it says where it looked."""
     proc = run_stage(tmp_path, tmp_path, "mnist")
     assert proc.returncode == 1
-    assert "data.datasets: 'mnist' is not listed" in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: data/source/mnist: no mnist.zip and no torchvision files "
+        "(run `dvc repro sources/dvc.yaml:download_data`)"]
+    assert not (tmp_path / "data" / "prepared" / "mnist.npz").exists()
 
 
 @pytest.mark.slow

@@ -2,13 +2,13 @@ import pytest
 import yaml
 
 from conftest import ROOT, deep_update
-from reslab.core import config
-from reslab.core.params import read_params
+from reslab.core import config, sections
+from reslab.core.config import read_params
 from reslab.profile import command, environment, flatten
 
-SECTIONS = {"runtime": config.RuntimeConfig, "data": config.DataConfig,
-            "train_mlp": config.MLPStudyConfig, "train_cnn": config.CNNStudyConfig,
-            "improve_cnn": config.ImproveConfig, "transfer": config.TransferConfig}
+SECTIONS = {"runtime": config.RuntimeConfig, "data": sections.DataConfig,
+            "train_mlp": sections.MLPStudyConfig, "train_cnn": sections.CNNStudyConfig,
+            "improve_cnn": sections.ImproveConfig, "transfer": sections.TransferConfig}
 
 
 def test_flatten_quotes_every_value_as_json():
@@ -28,7 +28,7 @@ def test_profile_names_only_valid_params(profile, tmp_path):
     params = deep_update(read_params(ROOT / "params.yaml"), overrides)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for section, cls in SECTIONS.items():
-        config.load_section(section, cls, tmp_path / "params.yaml")
+        config.load(section, cls, tmp_path / "params.yaml")
 
 
 def test_command_is_a_named_temporary_experiment(monkeypatch):

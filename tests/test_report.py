@@ -7,7 +7,7 @@ import math
 import pytest
 
 from project import section as shipped
-from reslab.core import config
+from reslab.core import sections
 from reslab.core.ladder import LADDER
 from reslab.report import lab
 from reslab.report.collect import (
@@ -121,21 +121,21 @@ def test_a_different_recipe_is_never_a_plain_improvement():
     assert "Our recipe is not the lab's (optimizer adamw (the lab: adam))" in section
     assert "| 89.44 (val) | +1.00 (val − val) |" in improved_section(improved, None, None, "scale",
                                                                     None, None)
-    mlp, cnn = shipped("train_mlp", config.MLPStudyConfig), shipped("train_cnn",
-                                                                    config.CNNStudyConfig)
+    mlp, cnn = shipped("train_mlp", sections.MLPStudyConfig), shipped("train_cnn",
+                                                                    sections.CNNStudyConfig)
     assert lab.recipe_differs("train_mlp", mlp.train) is None
     assert lab.recipe_differs("train_cnn", cnn.train, cnn.augment) is None
     faster = dataclasses.replace(cnn.train, lr=3e-3, min_lr=0.0)
     assert lab.recipe_differs("train_cnn", faster) == ("lr 0.003 (the lab: 0.001); "
                                                        "min_lr 0.0 (the lab: 1e-06)")
-    imp = shipped("improve_cnn", config.ImproveConfig)
+    imp = shipped("improve_cnn", sections.ImproveConfig)
     backbone = lab.recipe_differs("improve_cnn", imp.train, imp.augment)
     assert backbone.startswith("optimizer adamw (the lab: adam); lr 0.002 (the lab: 0.001)")
     assert "plateau_factor" not in backbone and "min_delta" not in backbone  # inert for us
 
 
 def test_transfer_rows_say_how_their_recipe_differs():
-    tr = shipped("transfer", config.TransferConfig)
+    tr = shipped("transfer", sections.TransferConfig)
     data = {"flip_changes_label": False}
     recipes = lab.transfer_recipes(tr, data)
     assert ("svm", "") not in recipes  # the lab's C and iterations
@@ -169,8 +169,8 @@ def test_best_of_a_rung_is_chosen_on_validation_not_test():
 
 
 def test_lab_recipe_row_only_beside_an_improved_backbone_of_the_same_scale():
-    imp = shipped("improve_cnn", config.ImproveConfig)
-    cnn = shipped("train_cnn", config.CNNStudyConfig)
+    imp = shipped("improve_cnn", sections.ImproveConfig)
+    cnn = shipped("train_cnn", sections.CNNStudyConfig)
     imp = dataclasses.replace(imp, dataset=cnn.dataset, train_subset=cnn.train_subset,
                               width=cnn.width)
     assert same_scale(imp, dataclasses.replace(cnn, train=imp.train))
@@ -216,7 +216,7 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
     """The report's reading of `metrics/<rung>/<opt>-<seed>.json` and of the single rungs'
     `metrics/<stage>/<seed>.json`, and the per-seed lines of the `dvc plots` tables."""
     monkeypatch.chdir(tmp_path)
-    tr = dataclasses.replace(shipped("transfer", config.TransferConfig), optimizers=["adamw"],
+    tr = dataclasses.replace(shipped("transfer", sections.TransferConfig), optimizers=["adamw"],
                              seeds=[0, 1])
     rungs = STAGES
     for seed, acc in ((0, 40.0), (1, 50.0)):

@@ -13,8 +13,9 @@ from torch import nn
 from conftest import ROOT, deep_update, load_script
 from project import recipe
 from reslab.batches.loader import BatchLoader, Prepared, Split, load_prepared
-from reslab.core.config import TransferConfig, load_section
+from reslab.core.config import load
 from reslab.core.ladder import RUNGS
+from reslab.core.sections import TransferConfig
 from reslab.datasets.imagefolder import read_imagefolder_zip
 from reslab.datasets.prepare import prepare
 from reslab.datasets.standin import make_imagefolder_zip
@@ -194,7 +195,7 @@ def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     """Both are linear classifiers on the same features: with the shipped probe recipe the best
     probe is within a point of the SVM (it trailed by 13 on a real target, unstandardised)."""
     blob_features(tmp_path)
-    shipped = load_section("transfer", TransferConfig, ROOT / "params.yaml")
+    shipped = load("transfer", TransferConfig, ROOT / "params.yaml")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["runtime"] = {"wandb": False, "progress": False}
     params["transfer"]["dataset"] = "blobs"

@@ -4,7 +4,7 @@ tests/test_pipeline_study.py), and what its tests read of it."""
 import json
 import re
 
-from conftest import ROOT, make_dvc_repo, make_mirror
+from conftest import make_dvc_repo, make_mirror
 from reslab.datasets.standin import make_imagefolder_zip
 
 STUDY_PARAMS = {
@@ -40,13 +40,7 @@ def build(tmp_path_factory):
     make_imagefolder_zip(mirror / "cifar100.zip", classes=100, n_train=8, n_test=3, size=32,
                          mode="RGB", seed=7)
     repo = make_dvc_repo(root / "repo", mirror, STUDY_PARAMS)
-    repo.reads = root / "param_reads"  # what each stage read (tests/param_reads)
-    repo.reads.mkdir()
-    env = repo.env
-    repo.env = env | {"RESLAB_PARAM_READS": str(repo.reads),
-                      "PYTHONPATH": f"{ROOT / 'tests' / 'param_reads'}:{env['PYTHONPATH']}"}
     repo.first_run = repo.dvc("repro").stdout
-    repo.env = env
     repo.commit("the study")
     return repo
 

@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from reslab.core.config import read_params
 from reslab.core.errors import ConfigError
-from reslab.core.params import read_params
 from reslab.datasets.sources import MIRROR_ENV
 
 PROFILES = Path("profiles")

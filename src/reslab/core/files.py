@@ -5,8 +5,11 @@ output with a one-line error; content hashes."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
+import math
+import numbers
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,12 +67,27 @@ def write_metrics(path: str | Path, metrics: dict) -> None:
     write_json(path, metrics)
 
 
-def write_table(path: str | Path, rows: list[dict]) -> None:
-    """A CSV that `dvc plots` can draw (one row per epoch, or per layer)."""
-    import pandas as pd  # here: the stages that write no table start without it
+def _cell(value):
+    """A table cell as pandas' `to_csv(float_format="%.6g")` writes it: a real number to six
+    significant digits, an integer (or a truth value) as it is, a missing or NaN value empty."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return "" if math.isnan(value) else f"{float(value):.6g}"
+    return value
 
-    with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+
+def write_table(path: str | Path, rows: list[dict]) -> None:
+    """A CSV that `dvc plots` can draw (one row per epoch, or per layer), its columns every key
+    of the rows in the order they first appear. The csv module, not pandas: importing pandas
+    would cost every training stage a sixth of a second."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows([_cell(row.get(c)) for c in columns] for row in rows)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -2,9 +2,9 @@
 
 Shared by every training stage (MLP and CNN studies, improved backbone, transfer rungs) so that
 all write the same files (`reslab.core.outputs`): the model, its metrics, the per-epoch history
-and the per-layer gradient norms. `run_variant` is `train_variant` then `write_variant`; the
-linear probe calls the two itself, to fold the features' standardisation into the head it
-trained before saving the whole network. Under DDP every rank trains and evaluates; rank 0
+and the per-layer gradient norms. A stage calls `train_variant`, then on rank 0 `write_variant`
+(the linear probe folds the features' standardisation into the head it trained in between,
+and saves the whole network). Under DDP every rank trains and evaluates; rank 0
 alone writes.
 """
 
@@ -194,11 +194,3 @@ def write_variant(trained: Trained, model: nn.Module) -> dict:
     print(f"{trained.name}: test acc {metrics['test_acc']:.2f}% (selected epoch "
           f"{result.selected_epoch}/{result.epochs_run}, {result.train_seconds:.1f}s)")
     return metrics
-
-
-def run_variant(stage: str, variant: str | None, model: nn.Module, data: Prepared,
-                cfg: TrainConfig, **kw) -> dict | None:
-    """Train `model` and write its outputs (`train_variant`'s keywords); the metrics on rank 0,
-    else None."""
-    trained = train_variant(stage, variant, model, data, cfg, **kw)
-    return write_variant(trained, model) if trained else None

@@ -1,0 +1,242 @@
+"""The sections of params.yaml as the stages read them: each section whole, and the views of it
+that one stage reads (a view names the keys it leaves to others as `OTHERS`: the variant
+selectors a matrix passes on the command line, or keys that other stages read).
+`reslab.core.config` holds the parts they share (recipe, augmentation) and the loader."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import StrictStr
+
+from reslab.core.config import (
+    Arch,
+    AtLeastOne,
+    AugmentConfig,
+    Count,
+    LoopConfig,
+    Optimizer,
+    OptimizerConfig,
+    Positive,
+    Seed,
+    TrainConfig,
+    params_class,
+    recipe,
+)
+
+
+@params_class
+class DataSplit:
+    """`data` as prepare_data@<name> reads it: how to carve the validation split. `seed` fixes
+    the split and every `train_subset` drawn from it, so runs of other seeds (and every rung of
+    the transfer ladder) see the same images."""
+
+    OTHERS: ClassVar = ("datasets",)  # the foreach of prepare_data; download_data reads it
+    val_size: AtLeastOne
+    test_subset: Count  # 0 = the whole test split; else a seeded sample this size
+    seed: Seed
+
+
+@params_class
+class DataSources:
+    """`data` as download_data reads it: which datasets to fetch."""
+
+    OTHERS: ClassVar = ("val_size", "test_subset", "seed")
+    datasets: list[StrictStr]
+
+
+@params_class
+class DataConfig(DataSplit):
+    """`data`, whole."""
+
+    OTHERS: ClassVar = ()
+    datasets: list[StrictStr]
+
+
+STUDY_VARIANTS = ("depths", "archs", "seeds")  # a study's matrix: each variant gets them as argv
+
+
+@params_class
+class StudyVariants:
+    """A depth study's matrix, as its analysis reads it."""
+
+    OTHERS: ClassVar = ("dataset", "width", "train_subset", "gradflow_batches", "augment",
+                        "train")
+    depths: list[AtLeastOne]  # MLP: hidden layers; CNN: the CNN checks its own minimum
+    archs: list[Arch]
+    seeds: list[Seed]  # each seed: its own initialisation and shuffling
+
+
+@params_class
+class MLPRun:
+    """`train_mlp` as one variant of the depth x {plain, residual} x seed study reads it."""
+
+    OTHERS: ClassVar = STUDY_VARIANTS
+    dataset: StrictStr
+    width: AtLeastOne
+    train_subset: Count  # 0 = the whole training split
+    gradflow_batches: AtLeastOne
+    train: TrainConfig
+
+
+@params_class
+class MLPStudyConfig(MLPRun):
+    """`train_mlp`, whole: the MLP study (docs/lab.md)."""
+
+    OTHERS: ClassVar = ()
+    depths: list[AtLeastOne]
+    archs: list[Arch]
+    seeds: list[Seed]
+
+
+@params_class
+class CNNRun:
+    """What every CNN training section shares: data, scale knobs, augmentation, recipe; as one
+    variant of the CNN study reads `train_cnn`."""
+
+    OTHERS: ClassVar = STUDY_VARIANTS
+    dataset: StrictStr
+    width: AtLeastOne  # channels after the stem; doubled at each downsampling
+    train_subset: Count
+    gradflow_batches: AtLeastOne
+    augment: AugmentConfig
+    train: TrainConfig
+
+
+@params_class
+class CNNStudyConfig(CNNRun):
+    """`train_cnn`, whole: the CNN study (docs/lab.md)."""
+
+    OTHERS: ClassVar = ()
+    depths: list[AtLeastOne]
+    archs: list[Arch]
+    seeds: list[Seed]
+
+
+@params_class
+class ImproveRun(CNNRun):
+    """`improve_cnn` as one seed's variant reads it: the residual backbone with a better recipe."""
+
+    OTHERS: ClassVar = ("seeds",)
+    depth: AtLeastOne
+
+
+@params_class
+class ImproveConfig(ImproveRun):
+    """`improve_cnn`, whole: a variant per seed, paired with the CNN study's residual variants
+    of its depth; the transfer starts from the first seed's."""
+
+    OTHERS: ClassVar = ()
+    seeds: list[Seed]
+
+
+@params_class
+class LadderRung:
+    """`transfer.probe` or `transfer.finetune` as one optimizer's variant reads it: the shared
+    loop (and the rung's train-only augmentation); its optimizer's settings are their own key."""
+
+    OTHERS: ClassVar = ("optim", "augment")
+    train: LoopConfig
+
+
+@params_class
+class LadderFinetune(LadderRung):
+    OTHERS: ClassVar = ("optim",)
+    augment: AugmentConfig
+
+
+@params_class
+class PerOptimizer:
+    """The settings of each optimizer of the transfer ladders."""
+
+    adam: OptimizerConfig
+    adamw: OptimizerConfig
+    sgd: OptimizerConfig
+    sgd_momentum: OptimizerConfig
+
+
+@params_class
+class ProbeConfig:
+    """`transfer.probe`, whole: the loop is shared, each optimizer has its own lr and decay."""
+
+    optim: PerOptimizer
+    train: LoopConfig
+
+    def recipe(self, optimizer: Optimizer) -> TrainConfig:
+        """The loop with `optimizer`'s settings, as that optimizer's variant trains."""
+        return recipe(self.train, optimizer, getattr(self.optim, optimizer))
+
+
+@params_class
+class RungConfig(ProbeConfig):
+    """`transfer.finetune`, whole: the probe's settings plus train-only augmentation."""
+
+    augment: AugmentConfig
+
+
+@params_class
+class SingleRungConfig:
+    """A rung trained with one optimizer (`train.optimizer`), which also names the ladder it
+    starts from: FT2+aug from that ladder's FT1, the full fine-tune from its linear probe."""
+
+    augment: AugmentConfig
+    train: TrainConfig
+
+
+TRANSFER_KEYS = ("dataset", "optimizers", "seeds", "train_subset", "feature_batch_size",
+                 "svm_C", "svm_max_iter", "probe", "finetune", "ft2_aug", "full")
+
+
+def _others(*reads: str) -> tuple[str, ...]:
+    return tuple(k for k in TRANSFER_KEYS if k not in reads)
+
+
+@params_class
+class TransferData:
+    """`transfer` as the linear probe reads it: which dataset."""
+
+    OTHERS: ClassVar = _others("dataset")
+    dataset: StrictStr
+
+
+@params_class
+class RungData(TransferData):
+    """`transfer` as a fine-tuning rung reads it: the dataset and its training subset."""
+
+    OTHERS: ClassVar = _others("dataset", "train_subset")
+    train_subset: Count  # scale knob: 0 = the whole training split
+
+
+@params_class
+class FeaturesConfig(RungData):
+    """`transfer` as extract_features reads it."""
+
+    OTHERS: ClassVar = _others("dataset", "train_subset", "feature_batch_size")
+    feature_batch_size: AtLeastOne
+
+
+@params_class
+class SVMConfig(TransferData):
+    """`transfer` as the SVM baseline reads it."""
+
+    OTHERS: ClassVar = _others("dataset", "svm_C", "svm_max_iter")
+    svm_C: list[Positive]  # candidates; the best on val is scored on test
+    svm_max_iter: AtLeastOne
+
+
+@params_class
+class TransferConfig:
+    """`transfer`, whole: the CIFAR-10 backbone moved to `dataset` (docs/lab.md)."""
+
+    dataset: StrictStr
+    optimizers: list[Optimizer]
+    # each seed its own variant of every rung: new heads, shuffling and augmentation
+    seeds: list[Seed]
+    train_subset: Count
+    feature_batch_size: AtLeastOne
+    svm_C: list[Positive]
+    svm_max_iter: AtLeastOne
+    probe: ProbeConfig
+    finetune: RungConfig  # FT0, FT1 and FT2 (`reslab.core.ladder`)
+    ft2_aug: SingleRungConfig  # a field for each rung of one optimizer, under its name
+    full: SingleRungConfig
