@@ -1,7 +1,7 @@
 """Real-data checks on the offline mirror (RESLAB_DATA_MIRROR, else ../shared/datasets).
 
-Marked `slow` and `mirror`: CI runs them, and a missing mirror fails them rather than skipping
-them; on a machine without one, deselect them with `pytest -m "not mirror"`."""
+Marked `slow` and `mirror`: CI names its mirror, so there a missing one fails them; on a machine
+without one and without RESLAB_DATA_MIRROR they skip, saying why (tests/conftest.py)."""
 
 import pytest
 import torch
@@ -20,8 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mirror]
 
 def prepared(name, tmp_path):
     path = SHARED_MIRROR / f"{name}.zip"
-    assert path.exists(), (f"no offline mirror at {SHARED_MIRROR}: set RESLAB_DATA_MIRROR, or "
-                           "deselect these tests with -m 'not mirror'")
+    assert path.exists(), f"no {name}.zip in the offline mirror {SHARED_MIRROR}"
     manifest = prepare(name, read_imagefolder_zip(path), 5000, 0, tmp_path,
                        source="imagefolder_zip", source_file=path.name)
     return manifest, tmp_path / f"{name}.npz"
