@@ -15,7 +15,7 @@ from reslab.core import outputs
 from reslab.core.cli import run_stage
 from reslab.core.config import load_params
 from reslab.core.files import write_metrics, write_table
-from reslab.core.sections import StudyVariants
+from reslab.core.sections import CNNVariants, MLPVariants
 from reslab.report.collect import (
     accuracy_statistics,
     first_layer_ratio,
@@ -25,7 +25,8 @@ from reslab.report.collect import (
 )
 from reslab.report.figures import accuracy_figure, gradflow_figure, gradflow_heatmap
 
-STUDIES = {"train_mlp": "MLP on MNIST", "train_cnn": "CNN on CIFAR-10"}
+STUDIES = {"train_mlp": ("MLP on MNIST", MLPVariants),
+           "train_cnn": ("CNN on CIFAR-10", CNNVariants)}
 
 
 def parse(argv: list[str]) -> str:
@@ -37,12 +38,13 @@ def parse(argv: list[str]) -> str:
 def params(argv: list[str]) -> dict[str, type]:
     """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (the study's
     variants, to find their outputs)."""
-    return {parse(argv): StudyVariants}
+    study = parse(argv)
+    return {study: STUDIES[study][1]}
 
 
 def main(argv: list[str]) -> None:
     study = parse(argv)
-    label = STUDIES[study]
+    label = STUDIES[study][0]
     (cfg,) = load_params(params(argv))
     figures = outputs.figures(study)
     metrics = study_metrics(study, cfg)

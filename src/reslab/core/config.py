@@ -183,10 +183,19 @@ def _message(key: str, error: dict) -> str:
     return f"{where}: {why}, got {value!r}"
 
 
+def _fields(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def is_view(cls) -> bool:
+    """Whether `cls` holds part of a section (its `WHOLE`), not all of it."""
+    return getattr(cls, "WHOLE", cls) is not cls
+
+
 def load_params(reads: dict[str, type], path: Path = PARAMS_FILE) -> list:
     """Each key of `reads` (a section, or a dotted path into one; a stage's `params(argv)`) of
-    the params file, as its class, in order; for a view, the keys it names as `OTHERS` are left
-    to the stages that read them."""
+    the params file, as its class, in order; for a view (`reslab.core.sections`), the keys of
+    its section that it does not hold are left to the stages that read them."""
     raw, values = read_params(path), []
     for key, cls in reads.items():
         value = raw
@@ -195,8 +204,8 @@ def load_params(reads: dict[str, type], path: Path = PARAMS_FILE) -> list:
                 where = ".".join(key.split(".")[:i + 1])
                 raise ConfigError(f"{path}: missing {'section' if i == 0 else 'key'} '{where}'")
             value = value[part]
-        others = getattr(cls, "OTHERS", ())
-        if others and isinstance(value, dict):
+        if is_view(cls) and isinstance(value, dict):  # leave its section's other keys
+            others = _fields(cls.WHOLE) - _fields(cls)
             value = {k: v for k, v in value.items() if k not in others}
         try:
             values.append(TypeAdapter(cls).validate_python({} if value is None else value))
@@ -220,7 +229,7 @@ def declared(reads: dict[str, type]) -> set[str]:
     (they are not the whole of their section), else the key itself."""
     keys = set()
     for key, cls in reads.items():
-        if getattr(cls, "OTHERS", ()):
+        if is_view(cls):
             keys |= {f"{key}.{f.name}" for f in dataclasses.fields(cls)}
         else:
             keys.add(key)

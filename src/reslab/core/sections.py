@@ -1,11 +1,10 @@
 """The sections of params.yaml as the stages read them: each section whole, and the views of it
-that one stage reads (a view names the keys it leaves to others as `OTHERS`: the variant
-selectors a matrix passes on the command line, or keys that other stages read).
+that one stage reads. A view holds some of its section's keys (its `WHOLE`, set at the end):
+the others are the variant selectors a matrix passes on the command line, or keys that other
+stages read; a key in neither class is unknown.
 `reslab.core.config` holds the parts they share (recipe, augmentation) and the loader."""
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 from pydantic import StrictStr
 
@@ -31,7 +30,6 @@ class DataSplit:
     the split and every `train_subset` drawn from it, so runs of other seeds (and every rung of
     the transfer ladder) see the same images."""
 
-    OTHERS: ClassVar = ("datasets",)  # the foreach of prepare_data; download_data reads it
     val_size: AtLeastOne
     test_subset: Count  # 0 = the whole test split; else a seeded sample this size
     seed: Seed
@@ -41,7 +39,6 @@ class DataSplit:
 class DataSources:
     """`data` as download_data reads it: which datasets to fetch."""
 
-    OTHERS: ClassVar = ("val_size", "test_subset", "seed")
     datasets: list[StrictStr]
 
 
@@ -49,29 +46,32 @@ class DataSources:
 class DataConfig(DataSplit):
     """`data`, whole."""
 
-    OTHERS: ClassVar = ()
     datasets: list[StrictStr]
-
-
-STUDY_VARIANTS = ("depths", "archs", "seeds")  # a study's matrix: each variant gets them as argv
 
 
 @params_class
 class StudyVariants:
     """A depth study's matrix, as its analysis reads it."""
 
-    OTHERS: ClassVar = ("dataset", "width", "train_subset", "gradflow_batches", "augment",
-                        "train")
     depths: list[AtLeastOne]  # MLP: hidden layers; CNN: the CNN checks its own minimum
     archs: list[Arch]
     seeds: list[Seed]  # each seed: its own initialisation and shuffling
 
 
 @params_class
+class MLPVariants(StudyVariants):
+    """`train_mlp`'s matrix."""
+
+
+@params_class
+class CNNVariants(StudyVariants):
+    """`train_cnn`'s matrix."""
+
+
+@params_class
 class MLPRun:
     """`train_mlp` as one variant of the depth x {plain, residual} x seed study reads it."""
 
-    OTHERS: ClassVar = STUDY_VARIANTS
     dataset: StrictStr
     width: AtLeastOne
     train_subset: Count  # 0 = the whole training split
@@ -83,7 +83,6 @@ class MLPRun:
 class MLPStudyConfig(MLPRun):
     """`train_mlp`, whole: the MLP study (docs/lab.md)."""
 
-    OTHERS: ClassVar = ()
     depths: list[AtLeastOne]
     archs: list[Arch]
     seeds: list[Seed]
@@ -94,7 +93,6 @@ class CNNRun:
     """What every CNN training section shares: data, scale knobs, augmentation, recipe; as one
     variant of the CNN study reads `train_cnn`."""
 
-    OTHERS: ClassVar = STUDY_VARIANTS
     dataset: StrictStr
     width: AtLeastOne  # channels after the stem; doubled at each downsampling
     train_subset: Count
@@ -107,7 +105,6 @@ class CNNRun:
 class CNNStudyConfig(CNNRun):
     """`train_cnn`, whole: the CNN study (docs/lab.md)."""
 
-    OTHERS: ClassVar = ()
     depths: list[AtLeastOne]
     archs: list[Arch]
     seeds: list[Seed]
@@ -117,7 +114,6 @@ class CNNStudyConfig(CNNRun):
 class ImproveRun(CNNRun):
     """`improve_cnn` as one seed's variant reads it: the residual backbone with a better recipe."""
 
-    OTHERS: ClassVar = ("seeds",)
     depth: AtLeastOne
 
 
@@ -126,7 +122,6 @@ class ImproveConfig(ImproveRun):
     """`improve_cnn`, whole: a variant per seed, paired with the CNN study's residual variants
     of its depth; the transfer starts from the first seed's."""
 
-    OTHERS: ClassVar = ()
     seeds: list[Seed]
 
 
@@ -135,13 +130,11 @@ class LadderRung:
     """`transfer.probe` or `transfer.finetune` as one optimizer's variant reads it: the shared
     loop (and the rung's train-only augmentation); its optimizer's settings are their own key."""
 
-    OTHERS: ClassVar = ("optim", "augment")
     train: LoopConfig
 
 
 @params_class
 class LadderFinetune(LadderRung):
-    OTHERS: ClassVar = ("optim",)
     augment: AugmentConfig
 
 
@@ -183,19 +176,10 @@ class SingleRungConfig:
     train: TrainConfig
 
 
-TRANSFER_KEYS = ("dataset", "optimizers", "seeds", "train_subset", "feature_batch_size",
-                 "svm_C", "svm_max_iter", "probe", "finetune", "ft2_aug", "full")
-
-
-def _others(*reads: str) -> tuple[str, ...]:
-    return tuple(k for k in TRANSFER_KEYS if k not in reads)
-
-
 @params_class
 class TransferData:
     """`transfer` as the linear probe reads it: which dataset."""
 
-    OTHERS: ClassVar = _others("dataset")
     dataset: StrictStr
 
 
@@ -203,7 +187,6 @@ class TransferData:
 class RungData(TransferData):
     """`transfer` as a fine-tuning rung reads it: the dataset and its training subset."""
 
-    OTHERS: ClassVar = _others("dataset", "train_subset")
     train_subset: Count  # scale knob: 0 = the whole training split
 
 
@@ -211,7 +194,6 @@ class RungData(TransferData):
 class FeaturesConfig(RungData):
     """`transfer` as extract_features reads it."""
 
-    OTHERS: ClassVar = _others("dataset", "train_subset", "feature_batch_size")
     feature_batch_size: AtLeastOne
 
 
@@ -219,7 +201,6 @@ class FeaturesConfig(RungData):
 class SVMConfig(TransferData):
     """`transfer` as the SVM baseline reads it."""
 
-    OTHERS: ClassVar = _others("dataset", "svm_C", "svm_max_iter")
     svm_C: list[Positive]  # candidates; the best on val is scored on test
     svm_max_iter: AtLeastOne
 
@@ -240,3 +221,14 @@ class TransferConfig:
     finetune: RungConfig  # FT0, FT1 and FT2 (`reslab.core.ladder`)
     ft2_aug: SingleRungConfig  # a field for each rung of one optimizer, under its name
     full: SingleRungConfig
+
+
+for _whole, _views in {DataConfig: (DataSplit, DataSources),
+                       MLPStudyConfig: (MLPVariants, MLPRun),
+                       CNNStudyConfig: (CNNVariants, CNNRun),
+                       ImproveConfig: (ImproveRun,),
+                       ProbeConfig: (LadderRung,),
+                       RungConfig: (LadderFinetune,),
+                       TransferConfig: (TransferData, RungData, FeaturesConfig, SVMConfig)}.items():
+    for _view in _views:
+        _view.WHOLE = _whole  # the section the view is part of: what its other keys are
