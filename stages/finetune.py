@@ -1,9 +1,10 @@
-"""Stage finetune_<rung>: one rung of the fine-tuning ladder on the transfer dataset.
+"""Stage finetune_<rung>: one rung of the fine-tuning ladder on the transfer dataset, trained
+once per seed of `transfer.seeds`.
 
-A rung's variant starts from the rung before (`reslab.core.ladder`) of the same optimizer and
-seed, and trains the head and the rung's last residual blocks: ft0@<optimizer>-<seed> from the
-linear probe, ft1 from ft0, ft2 from ft1. ft2_aug@<seed> is ft2 with strong train-only
-augmentation, from FT1 of `transfer.ft2_aug.train.optimizer`; full@<seed> trains every layer
+Each seed's run starts from the rung before (`reslab.core.ladder`) of the same optimizer and
+seed, and trains the head and the rung's last residual blocks: finetune_ft0@<optimizer> from the
+linear probe, ft1 from ft0, ft2 from ft1. finetune_ft2_aug is ft2 with strong train-only
+augmentation, from FT1 of `transfer.ft2_aug.train.optimizer`; finetune_full trains every layer
 with the improved recipe, from the linear probe of `transfer.full.train.optimizer`. Frozen
 BatchNorm layers stay in eval mode. Every rung validates its starting weights first: when no
 epoch beats them, they are what the rung keeps (`selected_epoch` 0), so a rung never ends below
@@ -23,6 +24,7 @@ from reslab.core.config import Optimizer, OptimizerConfig, load_params, load_run
 from reslab.core.errors import ConfigError
 from reslab.core.ladder import FINETUNE
 from reslab.core.sections import LadderFinetune, RungData, SingleRungConfig
+from reslab.train import distributed
 from reslab.train.study import train_variant, write_variant
 from reslab.transfer import freeze, load_cnn
 
@@ -32,7 +34,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("rung", choices=list(FINETUNE))
     parser.add_argument("--optimizer", choices=get_args(Optimizer),
                         help="the ladder (ft0, ft1, ft2)")
-    parser.add_argument("--seed", type=int, required=True, help="one of transfer.seeds")
     args = parser.parse_args(argv)
     if FINETUNE[args.rung].per_optimizer and not args.optimizer:
         raise ConfigError(f"{FINETUNE[args.rung].stage}: --optimizer is required")
@@ -55,22 +56,25 @@ def main(argv: list[str]) -> None:
     rung = FINETUNE[args.rung]
     cfg, section, *settings = load_params(params(argv))
     train = recipe(section.train, args.optimizer, *settings) if settings else section.train
+    if distributed.launched(train):
+        return
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
     augment, augment_fn = augment_for(section.augment, manifest(data_path))
-    start = rung.start(train.optimizer, args.seed)
-    model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
-    freeze(model, rung.trainable_blocks)
-    trained = train_variant(rung.stage, rung.variant(train.optimizer, args.seed), model, data,
-                            train, seed=args.seed, runtime=load_runtime(),
-                            inputs=[manifest(data_path), start],
-                            run_config={"dataset": cfg.dataset, "train_subset": cfg.train_subset,
-                                        "seed": args.seed, "rung": args.rung,
-                                        "starts_from": str(start), "recipe": asdict(train),
-                                        "augment": asdict(augment)},
-                            augment=augment_fn, score_start=True)
-    if trained:  # rank 0
-        write_variant(trained, model)
+    for seed in cfg.seeds:
+        start = rung.start(train.optimizer, seed)
+        model = load_cnn(start, num_classes=data.num_classes, in_channels=data.image_shape[-1])
+        freeze(model, rung.trainable_blocks)
+        trained = train_variant(rung.stage, rung.variant(train.optimizer, seed), model, data,
+                                train, seed=seed, runtime=load_runtime(),
+                                inputs=[manifest(data_path), start],
+                                run_config={"dataset": cfg.dataset,
+                                            "train_subset": cfg.train_subset, "seed": seed,
+                                            "rung": args.rung, "starts_from": str(start),
+                                            "recipe": asdict(train), "augment": asdict(augment)},
+                                augment=augment_fn, score_start=True)
+        if trained:  # rank 0
+            write_variant(trained, model)
 
 
 if __name__ == "__main__":

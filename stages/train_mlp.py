@@ -1,4 +1,5 @@
-"""Stage train_mlp@<depth>-<arch>-<seed>: one MLP of the depth x arch x seed study on MNIST."""
+"""Stage train_mlp@<depth>-<arch>: one depth x arch variant of the MLP study on MNIST, trained
+once per seed of `train_mlp.seeds` (in one process: start-up is paid once)."""
 
 import sys
 from dataclasses import asdict
@@ -11,29 +12,34 @@ from reslab.core.cli import depth_variant, run_stage
 from reslab.core.config import load_params, load_runtime
 from reslab.core.sections import MLPRun
 from reslab.models.mlp import MLP
+from reslab.train import distributed
 from reslab.train.study import train_variant, write_variant
 
 
 def params(argv: list[str]) -> dict[str, type]:
     """What this stage reads of params.yaml: its dvc.yaml `params`, exactly (the variant's
-    depth, arch and seed come as arguments)."""
+    depth and arch come as arguments)."""
     return {"train_mlp": MLPRun}
 
 
 def main(argv: list[str]) -> None:
-    depth, arch, seed = depth_variant(argv, __doc__)
+    depth, arch = depth_variant(argv, __doc__)
     (cfg,) = load_params(params(argv))
+    if distributed.launched(cfg.train):
+        return
     data_path = outputs.prepared(cfg.dataset)
     data = load_prepared(data_path, cfg.train_subset)
-    torch.manual_seed(seed)
-    model = MLP(depth=depth, width=cfg.width, residual=arch == "residual",
-                num_classes=data.num_classes, in_shape=data.image_shape)
-    trained = train_variant("train_mlp", f"{depth}-{arch}-{seed}", model, data, cfg.train,
-                            seed=seed, runtime=load_runtime(), inputs=[manifest(data_path)],
-                            run_config=asdict(cfg) | {"depth": depth, "arch": arch, "seed": seed},
-                            gradflow_batches=cfg.gradflow_batches)
-    if trained:  # rank 0
-        write_variant(trained, model)
+    for seed in cfg.seeds:
+        torch.manual_seed(seed)
+        model = MLP(depth=depth, width=cfg.width, residual=arch == "residual",
+                    num_classes=data.num_classes, in_shape=data.image_shape)
+        run_config = asdict(cfg) | {"depth": depth, "arch": arch, "seed": seed}
+        del run_config["seeds"]
+        trained = train_variant("train_mlp", f"{depth}-{arch}/{seed}", model, data, cfg.train,
+                                seed=seed, runtime=load_runtime(), inputs=[manifest(data_path)],
+                                run_config=run_config, gradflow_batches=cfg.gradflow_batches)
+        if trained:  # rank 0
+            write_variant(trained, model)
 
 
 if __name__ == "__main__":

@@ -79,8 +79,8 @@ def _quiet_env(monkeypatch):
     monkeypatch.delenv("RESLAB_TORCHVISION_ROOT", raising=False)
 
 
-MLP = ("train_mlp", "--depth", "2", "--arch", "residual", "--seed", "0")  # one variant, as argv
-VARIANT = "train_mlp/2-residual-0"  # its outputs' name
+MLP = ("train_mlp", "--depth", "2", "--arch", "residual")  # one variant, as argv
+VARIANT = "train_mlp/2-residual/0"  # its outputs' name
 
 TINY_PARAMS = {
     "runtime": {"progress": False},
@@ -269,7 +269,7 @@ def workspace_template(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     backbone = CNN(depth=9, width=8, residual=True, num_classes=10, in_channels=3)
     save_model(root / "models/improve_cnn/0.pt", backbone, backbone.spec)
-    save_model(root / "models/linear_probe/adam-0.pt", backbone, backbone.spec)  # 10 != 3 classes
+    save_model(root / "models/linear_probe/adam/0.pt", backbone, backbone.spec)  # 10 != 3 classes
     return root
 
 

@@ -16,7 +16,7 @@ from reslab.train import checkpoint
 
 pytestmark = pytest.mark.slow
 
-CNN = ("train_cnn", "--depth", "9", "--arch", "residual", "--seed", "0")
+CNN = ("train_cnn", "--depth", "9", "--arch", "residual")
 SITECUSTOMIZE = '''
 import contextlib, os
 import reslab.core.files as files
@@ -67,22 +67,26 @@ def run(ws, argv, nproc):
 
 
 def test_two_processes_match_one_and_only_rank_0_writes(ddp_workspace, tmp_path):
+    """Both seeds of the stage train in one launch of the workers, each matching one
+    process's run of it."""
     ws = ddp_workspace
-    ws.set_params({"train_mlp": {"train": {"epochs": 3, "batch_size": 16}}})
+    ws.set_params({"train_mlp": {"seeds": [0, 1], "train": {"epochs": 3, "batch_size": 16}}})
     run(ws, MLP, 1)
-    single = metrics(ws, "train_mlp/2-residual-0")
+    single = [metrics(ws, f"train_mlp/2-residual/{s}") for s in (0, 1)]
     (tmp_path / "writes.log").unlink()
     proc = run(ws, MLP, 2)
-    assert "starting 2 data-parallel workers" in proc.stdout
-    ddp = metrics(ws, "train_mlp/2-residual-0")
-    for key in ("test_acc", "val_acc_at_min_loss", "max_val_acc"):
-        assert abs(ddp[key] - single[key]) <= 0.5, (key, ddp[key], single[key])
-    assert ddp["test_loss"] == pytest.approx(single["test_loss"], rel=1e-3)
-    assert (single["run"]["world_size"], ddp["run"]["world_size"]) == (1, 2)
+    assert proc.stdout.count("starting 2 data-parallel workers") == 1
+    for seed, one in enumerate(single):
+        ddp = metrics(ws, f"train_mlp/2-residual/{seed}")
+        for key in ("test_acc", "val_acc_at_min_loss", "max_val_acc"):
+            assert abs(ddp[key] - one[key]) <= 0.5, (seed, key, ddp[key], one[key])
+        assert ddp["test_loss"] == pytest.approx(one["test_loss"], rel=1e-3)
+        assert (one["run"]["world_size"], ddp["run"]["world_size"]) == (1, 2)
+    assert single[0]["test_loss"] != single[1]["test_loss"]
     logged = writes(tmp_path)
     written = {Path(p).as_posix() for _, p in logged}
-    assert {"metrics/train_mlp/2-residual-0.json", "models/train_mlp/2-residual-0.pt",
-            "plots/train_mlp/2-residual-0.csv", ".resume/train_mlp/2-residual-0.pt"} <= written
+    assert {f"{kind}/train_mlp/2-residual/{s}.{ext}" for s in (0, 1) for kind, ext in (
+        ("metrics", "json"), ("models", "pt"), ("plots", "csv"), (".resume", "pt"))} <= written
     assert {rank for rank, _ in logged} == {"0"}, logged
 
 
@@ -93,11 +97,11 @@ def test_batchnorm_per_rank_stays_within_the_stated_tolerance(ddp_workspace):
     ws = ddp_workspace
     ws.set_params({"train_cnn": {"train": {"epochs": 2, "batch_size": 16, "bf16": False}}})
     run(ws, CNN, 1)
-    single = metrics(ws, "train_cnn/9-residual-0")
-    first = (ws.path / "plots/train_cnn/9-residual-0.csv").read_text().splitlines()[1]
+    single = metrics(ws, "train_cnn/9-residual/0")
+    first = (ws.path / "plots/train_cnn/9-residual/0.csv").read_text().splitlines()[1]
     run(ws, CNN, 2)
-    ddp = metrics(ws, "train_cnn/9-residual-0")
-    first_ddp = (ws.path / "plots/train_cnn/9-residual-0.csv").read_text().splitlines()[1]
+    ddp = metrics(ws, "train_cnn/9-residual/0")
+    first_ddp = (ws.path / "plots/train_cnn/9-residual/0.csv").read_text().splitlines()[1]
     loss, loss_ddp = float(first.split(",")[1]), float(first_ddp.split(",")[1])
     assert loss_ddp == pytest.approx(loss, rel=0.05) and loss_ddp != loss
     assert ddp["test_loss"] == pytest.approx(single["test_loss"], rel=0.10)
@@ -110,10 +114,10 @@ def test_killed_ddp_run_resumes_to_the_same_metrics(ddp_workspace, tmp_path):
     ws = ddp_workspace
     ws.set_params({"train_mlp": {"train": {"epochs": 40, "batch_size": 16}}})
     run(ws, MLP, 2)
-    reference = {k: v for k, v in metrics(ws, "train_mlp/2-residual-0").items()
+    reference = {k: v for k, v in metrics(ws, "train_mlp/2-residual/0").items()
                  if k != "train_seconds"}
-    (ws.path / "metrics/train_mlp/2-residual-0.json").unlink()
-    state = ws.path / ".resume/train_mlp/2-residual-0.pt"
+    (ws.path / "metrics/train_mlp/2-residual/0.json").unlink()
+    state = ws.path / ".resume/train_mlp/2-residual/0.pt"
     proc = ws.stage(*MLP)
     deadline = time.time() + 120
     while not state.exists() and proc.poll() is None and time.time() < deadline:
@@ -129,11 +133,11 @@ def test_killed_ddp_run_resumes_to_the_same_metrics(ddp_workspace, tmp_path):
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived it"
     saved = len(checkpoint.load(state)["history"])
     assert 1 <= saved < 40
-    assert not (ws.path / "metrics/train_mlp/2-residual-0.json").exists()
+    assert not (ws.path / "metrics/train_mlp/2-residual/0.json").exists()
     again = ws.run(*MLP)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming after epoch {saved}" in again.stdout
-    resumed = {k: v for k, v in metrics(ws, "train_mlp/2-residual-0").items()
+    resumed = {k: v for k, v in metrics(ws, "train_mlp/2-residual/0").items()
                if k != "train_seconds"}
     assert resumed == reference
 
@@ -148,4 +152,4 @@ def test_a_stage_joins_a_world_torchrun_started(ddp_workspace):
     proc = subprocess.run(cmd, cwd=ws.path, env=ws.env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "starting 2 data-parallel workers" not in proc.stdout
-    assert metrics(ws, "train_mlp/2-residual-0")["epochs_run"] == 2
+    assert metrics(ws, "train_mlp/2-residual/0")["epochs_run"] == 2

@@ -20,7 +20,7 @@ from reslab.report.summary import comparisons, headline
 
 pytestmark = pytest.mark.slow
 
-TARGET = "train_mlp@2-residual-0"
+TARGET = "train_mlp@2-residual"
 
 
 def queued(repo) -> list[str]:
@@ -83,7 +83,7 @@ def test_exp_show_columns_with_the_shipped_lists(dvc_repo, monkeypatch, profile,
         stats, improved, made_up(), ladders, single, claims)})
     row = {"epoch": 1, "train_loss": 2.0, "train_acc": 30.0, "val_loss": 2.1, "val_acc": 28.0,
            "lr": 1e-3}
-    write_progress(LIVE, "train_cnn@20-residual-0", 3, [row], 1, 12.5)
+    write_progress(LIVE, "train_cnn@20-residual", 3, [row], 1, 12.5)
     dvc_repo.commit("made-up results")
     header = dvc_repo.dvc("exp", "show", "--no-pager", "--csv").stdout.splitlines()[0]
     shown = [c for c in header.split(",") if c.startswith(("summary.", "live."))]

@@ -23,7 +23,7 @@ def changed(repo) -> set[str]:
 def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
     dvc_repo.dvc("repro", "analyze_mlp")
     root = dvc_repo.path
-    for variant in ("2-plain-0", "2-residual-0", "4-plain-0", "4-residual-0"):
+    for variant in ("2-plain/0", "2-residual/0", "4-plain/0", "4-residual/0"):
         metrics = json.loads((root / f"metrics/train_mlp/{variant}.json").read_text())
         assert set(metrics) >= KEYS and metrics["epochs_run"] == 2
         assert (root / f"models/train_mlp/{variant}.pt").stat().st_size > 0
@@ -44,28 +44,28 @@ def test_mlp_study_repro_experiment_and_partial_rerun(dvc_repo):
 
     # an experiment with one param changed (one variant re-run), compared with `dvc metrics diff`
     dvc_repo.dvc("exp", "run", "-n", "fast-lr", "-S", "train_mlp.train.lr=0.01",
-                 "train_mlp@4-residual-0")
+                 "train_mlp@4-residual")
     diff = json.loads(dvc_repo.dvc("metrics", "diff", "--json", "-R", "--targets",
                                    "metrics/train_mlp").stdout)
-    assert "test_acc" in diff["metrics/train_mlp/4-residual-0.json"]
+    assert "test_acc" in diff["metrics/train_mlp/4-residual/0.json"]
     assert "fast-lr" in dvc_repo.dvc("exp", "show", "--no-pager", "--csv").stdout
     dvc_repo.run("git", "reset", "-q", "--hard")
     dvc_repo.dvc("checkout", "--force", "train_mlp", "analyze_mlp")
 
     # another depth re-runs only that depth's variants (and the analysis) ...
     dvc_repo.set_params({"train_mlp": {"depths": [2, 3]}})
-    assert changed(dvc_repo) == {"train_mlp@3-plain-0", "train_mlp@3-residual-0", "analyze_mlp"}
+    assert changed(dvc_repo) == {"train_mlp@3-plain", "train_mlp@3-residual", "analyze_mlp"}
 
-    # ... and another seed only that seed's: each seed is its own cached variant
+    # ... and another seed every variant's (a variant's stage trains all of its seeds)
     dvc_repo.set_params({"train_mlp": {"depths": [2, 4], "seeds": [0, 1]}})
-    assert changed(dvc_repo) == {"train_mlp@2-plain-1", "train_mlp@2-residual-1",
-                                 "train_mlp@4-plain-1", "train_mlp@4-residual-1", "analyze_mlp"}
+    assert changed(dvc_repo) == {"train_mlp@2-plain", "train_mlp@2-residual",
+                                 "train_mlp@4-plain", "train_mlp@4-residual", "analyze_mlp"}
     dvc_repo.dvc("repro", "analyze_mlp")
     summary = json.loads((root / "metrics/analyze/train_mlp.json").read_text())
     gap = summary["4"]["residual_minus_plain"]
     assert gap["n"] == 2 and gap["ci95_low"] <= gap["mean"] <= gap["ci95_high"]
-    a = json.loads((root / "metrics/train_mlp/4-plain-0.json").read_text())
-    b = json.loads((root / "metrics/train_mlp/4-plain-1.json").read_text())
+    a = json.loads((root / "metrics/train_mlp/4-plain/0.json").read_text())
+    b = json.loads((root / "metrics/train_mlp/4-plain/1.json").read_text())
     assert a["test_loss"] != b["test_loss"], "another seed is another run"
     assert changed(dvc_repo) == set()
 
@@ -82,7 +82,7 @@ def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     before = (dvc_repo.path / "params.yaml").read_text()
     env = {**dvc_repo.env, "RESLAB_DATA_MIRROR": "../mirror"}
     proc = subprocess.run([sys.executable, "-m", "reslab.profile", "tiny", "--name", "tiny-1",
-                           "--", "train_mlp@2-plain-0"], cwd=dvc_repo.path, env=env,
+                           "--", "train_mlp@2-plain"], cwd=dvc_repo.path, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "params.yaml and the workspace are unchanged" in proc.stdout
@@ -92,5 +92,5 @@ def test_profile_runs_a_named_experiment_and_leaves_params_alone(dvc_repo):
     assert params["runtime"]["wandb_project"] == "a,b"
     assert params["train_mlp"]["train"]["lr"] == 0.02
     live = exp["data"]["metrics"]["live/metrics.json"]["data"]["live"]
-    assert live["stage"] == "train_mlp@2-plain-0" and live["epoch"] == live["epochs"] == 2
+    assert live["stage"] == "train_mlp@2-plain/0" and live["epoch"] == live["epochs"] == 2
     assert len(dvc_repo.wandb_runs("tiny-1")) == 1

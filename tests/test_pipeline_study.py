@@ -37,8 +37,8 @@ def test_whole_study(study):
     declared = workspace_metrics(study)
     assert set(declared) == {"metrics/summary.json", "live/metrics.json"}
     shown = study.dvc("metrics", "show", "-R", "metrics", "--json").stdout
-    for name in ("train_mlp/4-residual-1", "train_cnn/11-plain-0", "improve_cnn/0",
-                 "svm_baseline", "linear_probe/adamw-0", "finetune_ft2/sgd_momentum-0",
+    for name in ("train_mlp/4-residual/1", "train_cnn/11-plain/0", "improve_cnn/0",
+                 "svm_baseline", "linear_probe/adamw/0", "finetune_ft2/sgd_momentum/0",
                  "finetune_ft2_aug/0", "finetune_full/0", "analyze/train_cnn", "summary"):
         assert f"metrics/{name}.json" in shown
     live = metrics("../live/metrics.json")["live"]  # the last stage that trained, finished
@@ -51,20 +51,20 @@ def test_whole_study(study):
     # the transfer ladder: above chance everywhere, more trainable at each rung
     assert metrics("svm_baseline.json")["test_acc"] > 5 * CHANCE
     for opt in ("adamw", "sgd_momentum"):
-        ladder = [metrics(f"{rung}/{opt}-0.json") for rung in (r.stage for r in LADDER)]
+        ladder = [metrics(f"{rung}/{opt}/0.json") for rung in (r.stage for r in LADDER)]
         fractions = [m["trainable_fraction"] for m in ladder]
         assert fractions == sorted(fractions) and len(set(fractions)) == 4
         for m in ladder:
             assert m["test_acc"] > 5 * CHANCE
     aug = metrics("finetune_ft2_aug/0.json")
     assert aug["test_acc"] > 5 * CHANCE
-    assert aug["trainable_fraction"] == metrics("finetune_ft2/adamw-0.json")["trainable_fraction"]
+    assert aug["trainable_fraction"] == metrics("finetune_ft2/adamw/0.json")["trainable_fraction"]
     assert metrics("finetune_full/0.json")["trainable_fraction"] == 1.0
 
     # frozen parts never move along the ladder; the block a rung unfreezes does
     backbone = load_cnn(root / "models/improve_cnn/0.pt")
-    ft1 = load_cnn(root / "models/finetune_ft1/adamw-0.pt")
-    ft2 = load_cnn(root / "models/finetune_ft2/adamw-0.pt")
+    ft1 = load_cnn(root / "models/finetune_ft1/adamw/0.pt")
+    ft2 = load_cnn(root / "models/finetune_ft2/adamw/0.pt")
     for a, b in [(backbone.stem, ft2.stem), (backbone.blocks[-3], ft1.blocks[-3])]:
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
                                                      b.state_dict().values(), strict=True))
@@ -74,9 +74,9 @@ def test_whole_study(study):
     # the report: every number, stand-in data and reduced scale marked, no lab difference
     report = (root / "reports/results.md").read_text()
     numbers = [metrics(p)["test_acc"] for p in (
-        "improve_cnn/0.json", "svm_baseline.json", "linear_probe/adamw-0.json",
-        "finetune_ft0/sgd_momentum-0.json", "finetune_ft1/adamw-0.json",
-        "finetune_ft2/sgd_momentum-0.json", "finetune_ft2_aug/0.json", "finetune_full/0.json")]
+        "improve_cnn/0.json", "svm_baseline.json", "linear_probe/adamw/0.json",
+        "finetune_ft0/sgd_momentum/0.json", "finetune_ft1/adamw/0.json",
+        "finetune_ft2/sgd_momentum/0.json", "finetune_ft2_aug/0.json", "finetune_full/0.json")]
     for value in numbers:
         assert f"| {value:.2f} |" in report
     mlp = metrics("analyze/train_mlp.json")["4"]["residual"]
@@ -89,7 +89,7 @@ def test_whole_study(study):
 
     summary = metrics("summary.json")["summary"]
     assert summary["svm"] == metrics("svm_baseline.json")["test_acc"]
-    ft1 = [metrics(f"finetune_ft1/{o}-0.json") for o in ("adamw", "sgd_momentum")]
+    ft1 = [metrics(f"finetune_ft1/{o}/0.json") for o in ("adamw", "sgd_momentum")]
     assert summary["ft1_best"] == max(ft1, key=lambda m: m["val_acc_at_min_loss"])["test_acc"]
     assert summary["mlp_gap"]["4"] == metrics("analyze/train_mlp.json")["4"][
         "residual_minus_plain"]["mean"]
@@ -134,12 +134,12 @@ def test_a_param_reruns_exactly_its_variants(study):
     The report, which reads the whole `transfer` section, re-runs for either."""
     study.set_params({"transfer": {"probe": {"optim": {"adamw": {"lr": 0.01}}}}})
     try:
-        assert status(study) == {"linear_probe@adamw-0", "report"}
+        assert status(study) == {"linear_probe@adamw", "report"}
     finally:
         study.run("git", "checkout", "params.yaml")
     study.set_params({"transfer": {"finetune": {"optim": {"sgd_momentum": {"lr": 0.05}}}}})
     try:
-        assert status(study) == {f"finetune_ft{i}@sgd_momentum-0" for i in range(3)} | {"report"}
+        assert status(study) == {f"finetune_ft{i}@sgd_momentum" for i in range(3)} | {"report"}
     finally:
         study.run("git", "checkout", "params.yaml")
 
@@ -235,7 +235,7 @@ def test_views_list_only_what_the_pipeline_produces(study):
     study.dvc("repro", "report")
     summary = workspace_metrics(study)["metrics/summary.json"]["data"]["summary"]
     assert set(summary["mlp_gap"]) == {"2"}
-    assert (study.path / "metrics/train_mlp/4-plain-0.json").exists()
+    assert (study.path / "metrics/train_mlp/4-plain/0.json").exists()
     plots = json.loads(study.dvc("plots", "show", "--json", "train_mlp_val_acc").stdout)["data"]
     variants = {v["variant"] for v in plots["train_mlp_val_acc"][0]["content"]["data"]["values"]}
     assert variants == {f"2-{a}-{s}" for a in ("plain", "residual") for s in (0, 1)}

@@ -213,7 +213,7 @@ def test_the_best_optimizer_is_the_best_on_mean_validation_over_seeds():
 
 
 def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
-    """The report's reading of `metrics/<rung>/<opt>-<seed>.json` and of the single rungs'
+    """The report's reading of `metrics/<rung>/<opt>/<seed>.json` and of the single rungs'
     `metrics/<stage>/<seed>.json`, and the per-seed lines of the `dvc plots` tables."""
     monkeypatch.chdir(tmp_path)
     tr = dataclasses.replace(shipped("transfer", sections.TransferConfig), optimizers=["adamw"],
@@ -222,7 +222,7 @@ def test_transfer_files_of_every_seed_are_read(tmp_path, monkeypatch):
     for seed, acc in ((0, 40.0), (1, 50.0)):
         m = {"test_acc": acc, "val_acc_at_min_loss": acc, "trainable_fraction": 0.5}
         history = "epoch,val_acc\n1,10\n"
-        for stem in [f"{rung}/adamw-{seed}" for rung in rungs] + [
+        for stem in [f"{rung}/adamw/{seed}" for rung in rungs] + [
                 f"{stage}/{seed}" for stage in ("finetune_ft2_aug", "finetune_full")]:
             for kind, text in (("metrics", json.dumps(m)), ("plots", history)):
                 path = tmp_path / kind / f"{stem}.{'json' if kind == 'metrics' else 'csv'}"

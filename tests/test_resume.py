@@ -77,7 +77,7 @@ def test_interrupted_run_resumes_to_identical_metrics(workspace, reference, sig)
     # right after each epoch's checkpoint, so at most one epoch behind it)
     live = json.loads((workspace.path / LIVE).read_text())
     shown = live["live"]["epoch"]
-    assert live["live"]["stage"] == "train_mlp@2-residual-0"
+    assert live["live"]["stage"] == "train_mlp@2-residual/0"
     assert shown >= 1 and shown in (saved, saved - 1)
     assert [row["epoch"] for row in live["history"]] == list(range(1, shown + 1))
     ref_history = (reference.path / f"plots/{VARIANT}.csv").read_text().splitlines()
@@ -147,6 +147,16 @@ def test_same_params_same_metrics_other_seed_differs(workspace, reference):
     b = checkpoint.load(reference.path / f"models/{VARIANT}.pt")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
-    assert workspace.run(*MLP[:-1], "1").returncode == 0
-    other = json.loads((workspace.path / "metrics/train_mlp/2-residual-1.json").read_text())
-    assert {k: v for k, v in other.items() if k not in TIMING} != metrics_of(reference)
+    # a stage of two seeds: each seed's run is the one it makes alone, whatever ran before it
+    def seed_1() -> dict:
+        m = json.loads((workspace.path / "metrics/train_mlp/2-residual/1.json").read_text())
+        return {k: v for k, v in m.items() if k not in TIMING}
+
+    workspace.set_params({"train_mlp": {"seeds": [0, 1]}})
+    assert workspace.run(*MLP).returncode == 0
+    assert metrics_of(workspace) == metrics_of(reference)
+    paired = seed_1()
+    assert paired != metrics_of(reference)
+    workspace.set_params({"train_mlp": {"seeds": [1]}})
+    assert workspace.run(*MLP).returncode == 0
+    assert seed_1() == paired

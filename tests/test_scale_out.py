@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-VARIANT = "train_mlp@2-residual-0"
+VARIANT = "train_mlp@2-residual"
 
 
 def test_two_queued_experiments_run_in_parallel(dvc_repo):
@@ -61,7 +61,7 @@ def test_results_travel_through_remotes_to_a_clone_that_retrains_nothing(dvc_rep
     b.dvc("exp", "branch", "shared-exp", "shared")
     b.run("git", "checkout", "-q", "shared")
     b.dvc("pull", "--with-deps", VARIANT, "improve_cnn")
-    for path in ("metrics/train_mlp/2-residual-0.json", "models/train_mlp/2-residual-0.pt",
+    for path in ("metrics/train_mlp/2-residual/0.json", "models/train_mlp/2-residual/0.pt",
                  "models/improve_cnn/0.pt", "data/prepared/mnist.npz"):
         assert (b.path / path).read_bytes() == (a.path / path).read_bytes(), path
     again = b.dvc("repro", VARIANT, "improve_cnn").stdout

@@ -207,9 +207,8 @@ def test_best_probe_matches_the_svm_with_the_shipped_recipe(tmp_path):
     svm = json.loads((tmp_path / "metrics/svm_baseline.json").read_text())["test_acc"]
     probes = {}
     for opt in shipped.optimizers:
-        run_in(tmp_path, "linear_probe", ["--optimizer", opt, "--seed", "0",
-                                          "--backbone-seed", "0"], params)
-        probes[opt] = json.loads((tmp_path / f"metrics/linear_probe/{opt}-0.json").read_text())
+        run_in(tmp_path, "linear_probe", ["--optimizer", opt, "--backbone-seed", "0"], params)
+        probes[opt] = json.loads((tmp_path / f"metrics/linear_probe/{opt}/0.json").read_text())
     assert max(m["test_acc"] for m in probes.values()) >= svm - 1.0, (svm, probes)
 
 
@@ -252,31 +251,31 @@ def test_each_rung_starts_from_the_one_before_of_the_configured_optimizer(ladder
     of the ladder the params name (sgd here, beside an adam ladder with other weights) and of
     the same seed (beside seed 0's)."""
     path, params = ladder_workspace
+    params["transfer"]["seeds"] = [1]
     backbone_model = planted(path / "models/improve_cnn/0.pt", classes=10, seed=1)
     run_in(path, "extract_features", ["--backbone-seed", "0"], params)
-    run_in(path, "linear_probe", ["--optimizer", "sgd", "--seed", "1", "--backbone-seed", "0"],
-           params)
-    lp = load_cnn(path / "models/linear_probe/sgd-1.pt")
+    run_in(path, "linear_probe", ["--optimizer", "sgd", "--backbone-seed", "0"], params)
+    lp = load_cnn(path / "models/linear_probe/sgd/1.pt")
     for a, b in ((lp.stem, backbone_model.stem), (lp.blocks, backbone_model.blocks)):
         assert same_parameters(a, b)
     chain = [("ft0", "linear_probe"), ("ft1", "finetune_ft0"), ("ft2", "finetune_ft1")]
     for seed, (rung, start) in enumerate(chain, 10):
-        planted(path / f"models/{start}/sgd-1.pt", seed=seed)
-        planted(path / f"models/{start}/adam-1.pt", seed=99)  # the other ladder
-        planted(path / f"models/{start}/sgd-0.pt", seed=98)  # the other seed
-        run_in(path, "finetune", [rung, "--optimizer", "sgd", "--seed", "1"], params)
-        result = load_cnn(path / f"models/finetune_{rung}/sgd-1.pt")
-        assert same_parameters(result, load_cnn(path / f"models/{start}/sgd-1.pt")), rung
+        planted(path / f"models/{start}/sgd/1.pt", seed=seed)
+        planted(path / f"models/{start}/adam/1.pt", seed=99)  # the other ladder
+        planted(path / f"models/{start}/sgd/0.pt", seed=98)  # the other seed
+        run_in(path, "finetune", [rung, "--optimizer", "sgd"], params)
+        result = load_cnn(path / f"models/finetune_{rung}/sgd/1.pt")
+        assert same_parameters(result, load_cnn(path / f"models/{start}/sgd/1.pt")), rung
     for rung, start in (("ft2_aug", "finetune_ft1"), ("full", "linear_probe")):
-        run_in(path, "finetune", [rung, "--seed", "1"], params)
+        run_in(path, "finetune", [rung], params)
         result = load_cnn(path / f"models/finetune_{rung}/1.pt")
-        assert same_parameters(result, load_cnn(path / f"models/{start}/sgd-1.pt")), rung
-        for other in ("adam-1", "sgd-0"):
+        assert same_parameters(result, load_cnn(path / f"models/{start}/sgd/1.pt")), rung
+        for other in ("adam/1", "sgd/0"):
             assert not same_parameters(result, load_cnn(path / f"models/{start}/{other}.pt"))
     full = json.loads((path / "metrics/finetune_full/1.json").read_text())
     assert full["trainable_fraction"] == 1.0
     # `auto`: the probe's head sees flat features (no memory format), a rung sees images
-    ran = {stage: json.loads((path / f"metrics/{stage}/sgd-1.json").read_text())["run"]
+    ran = {stage: json.loads((path / f"metrics/{stage}/sgd/1.json").read_text())["run"]
            for stage in ("linear_probe", "finetune_ft0")}
     assert ran["linear_probe"]["channels_last"] == 0 and ran["finetune_ft0"]["channels_last"] == 1
 

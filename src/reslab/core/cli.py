@@ -40,11 +40,10 @@ def run_stage(main: Callable[[list[str]], None], argv: list[str] | None = None) 
     return 0
 
 
-def depth_variant(argv: list[str], description: str) -> tuple[int, str, int]:
-    """`--depth D --arch {plain,residual} --seed S`: one variant of a depth-study matrix stage."""
+def depth_variant(argv: list[str], description: str) -> tuple[int, str]:
+    """`--depth D --arch {plain,residual}`: one variant of a depth-study matrix stage."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--depth", type=int, required=True)
     parser.add_argument("--arch", choices=["plain", "residual"], required=True)
-    parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args(argv)
-    return args.depth, args.arch, args.seed
+    return args.depth, args.arch

@@ -5,8 +5,8 @@ One ladder per optimizer of `transfer.optimizers`: linear probe (head only) -> F
 residual block) -> FT1 (+ the block before) -> FT2 (+ one more). Two rungs train with one
 optimizer, set in their own section `transfer.<name>.train`, which also names the ladder they
 start from: FT2+aug (FT2 with strong augmentation, from FT1) and the full fine-tune (every layer,
-the improved recipe, from the linear probe). Every rung has a variant per seed of
-`transfer.seeds`, starting from the rung before of the same optimizer and seed.
+the improved recipe, from the linear probe). Every rung's stage trains a run per seed of
+`transfer.seeds`, each starting from the rung before of the same optimizer and seed.
 
 dvc.yaml defines a stage per rung (FT0-FT2 share one definition, each rung its own `vars`);
 tests/test_ladder.py checks their commands, starting checkpoints and outputs against this table.
@@ -33,10 +33,11 @@ class Rung:
     label: str  # in the report's tables and figures
     trainable_blocks: int | None  # residual blocks trained besides the head; None: every layer
     starts_from: str | None  # the stage of the rung it starts from; None: the backbone
-    per_optimizer: bool  # a variant per optimizer-seed, else per seed (one optimizer)
+    per_optimizer: bool  # a stage per optimizer (`<stage>@<optimizer>`), else one stage
 
     def variant(self, optimizer: str, seed: int) -> str:
-        return f"{optimizer}-{seed}" if self.per_optimizer else str(seed)
+        """`<optimizer>/<seed>` (the stage's folder per optimizer), or `<seed>`."""
+        return f"{optimizer}/{seed}" if self.per_optimizer else str(seed)
 
     def outputs(self, optimizer: str, seed: int) -> VariantOutputs:
         return VariantOutputs.for_variant(self.stage, self.variant(optimizer, seed))

@@ -70,12 +70,14 @@ class CNNVariants(StudyVariants):
 
 @params_class
 class MLPRun:
-    """`train_mlp` as one variant of the depth x {plain, residual} x seed study reads it."""
+    """`train_mlp` as one depth x {plain, residual} variant of the study reads it: it trains
+    the variant once per seed."""
 
     dataset: StrictStr
     width: AtLeastOne
     train_subset: Count  # 0 = the whole training split
     gradflow_batches: AtLeastOne
+    seeds: list[Seed]  # each seed: its own initialisation and shuffling
     train: TrainConfig
 
 
@@ -85,18 +87,19 @@ class MLPStudyConfig(MLPRun):
 
     depths: list[AtLeastOne]
     archs: list[Arch]
-    seeds: list[Seed]
 
 
 @params_class
 class CNNRun:
-    """What every CNN training section shares: data, scale knobs, augmentation, recipe; as one
-    variant of the CNN study reads `train_cnn`."""
+    """What every CNN training section shares: data, scale knobs, seeds, augmentation, recipe;
+    as one depth x {plain, residual} variant of the CNN study reads `train_cnn` (a run per
+    seed)."""
 
     dataset: StrictStr
     width: AtLeastOne  # channels after the stem; doubled at each downsampling
     train_subset: Count
     gradflow_batches: AtLeastOne
+    seeds: list[Seed]
     augment: AugmentConfig
     train: TrainConfig
 
@@ -107,22 +110,15 @@ class CNNStudyConfig(CNNRun):
 
     depths: list[AtLeastOne]
     archs: list[Arch]
-    seeds: list[Seed]
 
 
 @params_class
-class ImproveRun(CNNRun):
-    """`improve_cnn` as one seed's variant reads it: the residual backbone with a better recipe."""
+class ImproveConfig(CNNRun):
+    """`improve_cnn`, whole: the residual backbone with a better recipe, a run per seed, each
+    paired with the CNN study's residual run of its depth and seed; the transfer starts from
+    the first seed's."""
 
     depth: AtLeastOne
-
-
-@params_class
-class ImproveConfig(ImproveRun):
-    """`improve_cnn`, whole: a variant per seed, paired with the CNN study's residual variants
-    of its depth; the transfer starts from the first seed's."""
-
-    seeds: list[Seed]
 
 
 @params_class
@@ -178,22 +174,30 @@ class SingleRungConfig:
 
 @params_class
 class TransferData:
-    """`transfer` as the linear probe reads it: which dataset."""
+    """`transfer` as the SVM baseline's view starts: which dataset."""
 
     dataset: StrictStr
 
 
 @params_class
-class RungData(TransferData):
-    """`transfer` as a fine-tuning rung reads it: the dataset and its training subset."""
+class ProbeData(TransferData):
+    """`transfer` as the linear probe reads it: the dataset and the seeds (a run per seed)."""
+
+    seeds: list[Seed]
+
+
+@params_class
+class RungData(ProbeData):
+    """`transfer` as a fine-tuning rung reads it: the probe's, and the training subset."""
 
     train_subset: Count  # scale knob: 0 = the whole training split
 
 
 @params_class
-class FeaturesConfig(RungData):
+class FeaturesConfig(TransferData):
     """`transfer` as extract_features reads it."""
 
+    train_subset: Count
     feature_batch_size: AtLeastOne
 
 
@@ -223,12 +227,13 @@ class TransferConfig:
     full: SingleRungConfig
 
 
-for _whole, _views in {DataConfig: (DataSplit, DataSources),
+for _whole, _views in {DataConfig: (DataSplit, DataSources), ImproveConfig: (),
                        MLPStudyConfig: (MLPVariants, MLPRun),
                        CNNStudyConfig: (CNNVariants, CNNRun),
-                       ImproveConfig: (ImproveRun,),
                        ProbeConfig: (LadderRung,),
                        RungConfig: (LadderFinetune,),
-                       TransferConfig: (TransferData, RungData, FeaturesConfig, SVMConfig)}.items():
+                       TransferConfig: (TransferData, ProbeData, RungData, FeaturesConfig,
+                                       SVMConfig)}.items():
+    _whole.WHOLE = _whole  # a section is whole even where it extends a view (ImproveConfig)
     for _view in _views:
         _view.WHOLE = _whole  # the section the view is part of: what its other keys are

@@ -20,7 +20,7 @@ def variants(cfg) -> list[tuple[int, str, int]]:
 
 
 def outputs(study: str, depth: int, arch: str, seed: int) -> VariantOutputs:
-    return VariantOutputs.for_variant(study, f"{depth}-{arch}-{seed}")
+    return VariantOutputs.for_variant(study, f"{depth}-{arch}/{seed}")
 
 
 def study_metrics(study: str, cfg) -> dict[int, dict[str, dict[int, dict]]]:

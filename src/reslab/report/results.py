@@ -98,22 +98,26 @@ def interval(g: dict) -> str:
 
 
 def improved_section(improved: dict, lab_recipe: dict | None, gap: dict | None,
-                     scale_note: str, why_not: str | None, recipe: str | None = None) -> str:
+                     scale_note: str, why_not: str | None, recipe: str | None = None,
+                     study_recipe: str | None = None) -> str:
     """`improved`: the backbone over its seeds (`collect.over_seeds`); `lab_recipe`: the CNN
     study's residual variant of the same depth, same scale (or None), and `gap` the backbone −
-    it, paired by seed; `recipe`: how ours differs from the lab's improved recipe (or None)."""
+    it, paired by seed; `recipe`: how ours differs from the lab's improved recipe, and
+    `study_recipe` how the study's differs from the lab's (None: it does not)."""
+    study = "lab recipe" if study_recipe is None else "CNN study's recipe"
     n = improved["test"]["n"]
     rows = [[f"improved backbone (improve_cnn, {n} seed{'s' if n > 1 else ''})",
              spread(improved["test"]), pct(improved["val_acc_at_min_loss"]),
              *versus(accuracies(improved), lab.IMPROVED, why_not is None, recipe)]]
     if lab_recipe is not None:
-        rows.append(["lab recipe, same depth (train_cnn, residual, mean over seeds)",
+        rows.append([f"{study}, same depth (train_cnn, residual, mean over seeds)",
                      spread(lab_recipe), "—", "—", "—"])
     rows.append(["ResNet-20, He et al. 2016 (reference)", "—", "—",
                  f"{lab.RESNET20_PAPER[0]:.2f} (test)", "—"])
     paired_note = "" if gap is None else (
-        f"\n\nImproved − lab recipe, test accuracy paired by seed ({gap['n']} pairs): "
-        f"**{gap['mean']:+.2f}**, 95% interval {interval(gap)}.\n")
+        f"\n\nImproved − {study}, test accuracy paired by seed ({gap['n']} pairs): "
+        f"**{gap['mean']:+.2f}**, 95% interval {interval(gap)}"
+        + ("" if study_recipe is None else f" (the study's recipe: {study_recipe})") + ".\n")
     return (f"## Improved backbone (CIFAR-10)\n\nScale: {scale_note}. {comparison_note(why_not)}"
             f"{recipe_note(recipe)}\n\n" + table(["model", "test acc", "val acc at min val loss",
                                                    "lab", "ours − lab"], rows) + paired_note
@@ -121,7 +125,8 @@ def improved_section(improved: dict, lab_recipe: dict | None, gap: dict | None,
 
 
 CLAIMS = {  # summary key -> what the difference says
-    "improve_minus_lab": "improved backbone − lab recipe (residual CNN, same depth and scale)",
+    "improve_minus_lab": "improved backbone − the CNN study's recipe (residual, same depth and "
+                         "scale)",
     "ft2_minus_probe": "best FT2 − best linear probe (transfer)",
     "full_minus_ft2": "full fine-tune − best FT2 (transfer)",
 }

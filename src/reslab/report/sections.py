@@ -67,7 +67,7 @@ def same_scale(imp, cnn) -> bool:
 
 def improved_part(imp, cnn, cnn_stats: dict) -> tuple[str, dict, dict | None, str | None,
                                                      str | None]:
-    """The backbone's section, its metrics over seeds, its difference from the lab recipe's
+    """The backbone's section, its metrics over seeds, its difference from the CNN study's
     residual CNN of its depth paired by seed (None: not at the same scale), why it is not at
     the lab's scale and how its recipe differs from the lab's (None: it is, it does not)."""
     improved = improved_metrics(imp)
@@ -80,8 +80,9 @@ def improved_part(imp, cnn, cnn_stats: dict) -> tuple[str, dict, dict | None, st
     data = manifest(imp.dataset)
     why = lab.comparable("improve_cnn", data, imp.train_subset, imp.train.epochs, imp.width)
     backbone = lab.recipe_differs("improve_cnn", imp.train, imp.augment.for_data(data))
+    study = lab.recipe_differs("train_cnn", cnn.train, cnn.augment.for_data(manifest(cnn.dataset)))
     text = improved_section(improved, lab_recipe, gap, scale(
-        imp.train_subset, imp.train.epochs, imp.width, data), why, backbone)
+        imp.train_subset, imp.train.epochs, imp.width, data), why, backbone, study)
     return text, improved, gap, why, backbone
 
 

@@ -27,7 +27,7 @@ def best_run(runs: list[dict]) -> dict:
 def comparisons(improved_gap: dict | None, ladders: dict[str, dict],
                 single: dict[str, tuple[str, dict]]) -> dict[str, dict]:
     """The study's claims beyond residual − plain, each a difference of test accuracies paired
-    by seed (`collect.paired`): the improved backbone − the lab recipe's residual CNN of its
+    by seed (`collect.paired`): the improved backbone − the CNN study's residual CNN of its
     depth (`improved_gap`, absent when the two ran at different scales), the best FT2 − the
     best linear probe, and the full fine-tune − the best FT2 (best: on validation)."""
     best = {r.stage: best_run([rungs[r.stage] for rungs in ladders.values()]) for r in LADDER}

@@ -8,6 +8,7 @@ and joins that world. Backend nccl on CUDA, gloo on CPU; only rank 0 writes file
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 
 from reslab.core.cli import Terminated
+from reslab.core.config import TrainConfig
 from reslab.core.errors import ConfigError, ReslabError
 
 
@@ -62,6 +64,20 @@ def launch(nproc: int) -> None:
             from None
 
 
+def launched(train: TrainConfig) -> bool:
+    """With `train.nproc_per_node` > 1 outside a torchrun world: run this stage's command (all
+    its seeds) as that many workers and wait; True when they have done the stage's work, False
+    when this process is to do it."""
+    nproc = train.nproc_per_node
+    if nproc <= 1 or in_world():
+        return False
+    if train.batch_size % nproc:
+        raise ConfigError(f"train.batch_size: {train.batch_size} (the global batch) does not "
+                          f"divide over {nproc} processes")
+    launch(nproc)
+    return True
+
+
 LAUNCHER_ENV = "RESLAB_DDP_LAUNCHER"  # the pid of the stage process that started the workers
 
 
@@ -99,6 +115,7 @@ def init(device: torch.device) -> None:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(close)  # one group for every seed the stage trains
 
 
 def active() -> bool:

@@ -2,9 +2,10 @@
 
 Shared by every training stage (MLP and CNN studies, improved backbone, transfer rungs) so that
 all write the same files (`reslab.core.outputs`): the model, its metrics, the per-epoch history
-and the per-layer gradient norms. A stage calls `train_variant`, then on rank 0 `write_variant`
-(the linear probe folds the features' standardisation into the head it trained in between,
-and saves the whole network). Under DDP every rank trains and evaluates; rank 0
+and the per-layer gradient norms. A stage starts its data-parallel workers if asked
+(`distributed.launched`), then for each seed calls `train_variant`, then on rank 0
+`write_variant` (the linear probe folds the features' standardisation into the head it trained
+in between, and saves the whole network). Under DDP every rank trains and evaluates; rank 0
 alone writes.
 """
 
@@ -104,16 +105,16 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     `run_config` is this variant's own configuration (wandb's run config); with it, the content
     of `inputs` (the files the run reads: data, starting checkpoint) and the code, it makes the
     resume fingerprint. `score_start`: the model is a trained network being fine-tuned, whose
-    starting weights compete with every epoch's (`fit`). None on ranks other than 0, and with
-    `cfg.nproc_per_node` > 1 in this process, which starts the data-parallel workers.
+    starting weights compete with every epoch's (`fit`). None on ranks other than 0. With
+    `cfg.nproc_per_node` > 1 the stage has started its workers first (`distributed.launched`),
+    and this runs in each of them.
     """
-    world = distributed.world_size() if distributed.in_world() else cfg.nproc_per_node
+    if cfg.nproc_per_node > 1 and not distributed.in_world():
+        raise RuntimeError(f"{stage}: call distributed.launched before train_variant")
+    world = distributed.world_size()
     if cfg.batch_size % world:
         raise ConfigError(f"train.batch_size: {cfg.batch_size} (the global batch) does not "
                           f"divide over {world} processes")
-    if world > 1 and not distributed.in_world():
-        distributed.launch(world)
-        return None
     out = VariantOutputs.for_variant(stage, variant)
     name = f"{stage}@{variant}" if variant else stage
     device = distributed.device_for(runtime.device)
@@ -144,7 +145,6 @@ def train_variant(stage: str, variant: str | None, model: nn.Module, data: Prepa
     with phase("test"):
         test_metrics = evaluate(model, test, progress=runtime.progress)
     run = chosen.record(device, distributed.world_size())
-    distributed.close()
     if not main:
         return None
     return Trained(name, out, result, test_metrics, grads, run, tracker)
